@@ -1,0 +1,421 @@
+"""Classify an exception as an upstream failure (a catalog code) or "not mine".
+
+Recognition never imports a client library: a rule is keyed by the exception class's
+top-level package and class name (``("httpx", "ConnectTimeout")``), looked up along the
+class's MRO, so ``httpx._exceptions.ConnectTimeout`` and any subclass match without
+``import httpx``. The rule found for a type is cached.
+
+One exception is rarely the whole story (httpx's ``ConnectError`` only says *refused* three
+links down), so the classifier walks the chain: ``__cause__``, ``__context__``, exception
+groups' members, and the wrapped exceptions clients keep in ``reason`` (urllib3, urllib),
+``os_error`` (aiohttp) or ``args`` (requests). Every link may give evidence; the most specific
+wins, and on a tie the outermost.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from werkzeug.http import parse_date
+
+from ._catalog import catalog
+from ._error import Evidence
+
+__all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "register"]
+
+Rule = Callable[[BaseException], "Evidence | None"]
+"""A classification rule: evidence for an exception, or None when it does not apply."""
+
+# Specificity ranks. Precise low-level facts (the OS said "refused") beat a client's generic
+# wrapper ("could not connect"), which beats a bare timeout.
+USER = 1000
+OWN = 900
+STATUS = 800
+OS_PRECISE = 700
+CLIENT_PRECISE = 600
+OS_TRANSPORT = 500
+CLIENT_TRANSPORT = 400
+CLIENT_GENERIC = 300
+TIMEOUT_GENERIC = 200
+
+_MAX_LINKS = 32
+_CACHE_LIMIT = 1024
+_MISSING: Any = object()
+
+
+def parse_retry_after(value: object, now: float | None = None) -> int | None:
+    """Seconds from a ``Retry-After`` value: delay-seconds, an HTTP-date, a number or a datetime.
+
+    Returns None when the value cannot be read. Negative delays become 0.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return max(0, int(value)) if value == value else None  # NaN check
+    if isinstance(value, datetime):
+        date = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, (str, bytes)):
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        text = text.strip()
+        if text.isdigit():
+            return int(text) if len(text) < 12 else 10**11
+        parsed = parse_date(text)
+        if parsed is None:
+            return None
+        date = parsed
+    else:
+        return None
+    current = time.time() if now is None else now
+    return max(0, int(date.timestamp() - current + 0.5))
+
+
+def _header(headers: object, name: str) -> object:
+    if headers is None:
+        return None
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    try:
+        return getter(name)
+    except Exception:  # a hostile or exotic mapping must not break classification
+        return None
+
+
+def _from_status(status: object, headers: object) -> Evidence | None:
+    """Evidence from an upstream HTTP status: 5xx and 429 are gateway failures, 4xx are not."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        return None
+    if status == 503 or status == 429:
+        retry = parse_retry_after(_header(headers, "retry-after"))
+        return Evidence("upstream_overloaded", STATUS, retry, status)
+    if status == 504:
+        return Evidence("upstream_timeout", STATUS, None, status)
+    if 500 <= status <= 599:
+        retry = parse_retry_after(_header(headers, "retry-after"))
+        return Evidence("upstream_error", STATUS, retry, status)
+    return None
+
+
+def _response_status(exc: BaseException) -> Evidence | None:
+    # httpx.HTTPStatusError and requests.HTTPError keep the response in ``.response``.
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    status = getattr(response, "status_code", None)
+    return _from_status(status, getattr(response, "headers", None))
+
+
+def _aiohttp_status(exc: BaseException) -> Evidence | None:
+    return _from_status(getattr(exc, "status", None), getattr(exc, "headers", None))
+
+
+def _urllib_status(exc: BaseException) -> Evidence | None:
+    return _from_status(getattr(exc, "code", None), getattr(exc, "headers", None))
+
+
+def _own(exc: BaseException) -> Evidence | None:
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str) or code not in catalog:
+        return None
+    return Evidence(
+        code,
+        OWN,
+        parse_retry_after(getattr(exc, "retry_after", None)),
+        None,
+        getattr(exc, "detail", None),
+        getattr(exc, "upstream", None),
+    )
+
+
+def _fixed(code: str, specificity: int) -> Rule:
+    evidence = Evidence(code, specificity)
+
+    def rule(exc: BaseException) -> Evidence:
+        return evidence
+
+    return rule
+
+
+_EAI_AGAIN = getattr(socket, "EAI_AGAIN", -3)
+
+
+def _gaierror(exc: BaseException) -> Evidence:
+    code = "dns_timeout" if getattr(exc, "errno", None) == _EAI_AGAIN else "dns_error"
+    return Evidence(code, OS_PRECISE)
+
+
+_ERRNO_CODES = {
+    errno.ECONNREFUSED: ("connection_refused", OS_PRECISE),
+    errno.ENETUNREACH: ("destination_ip_unroutable", OS_PRECISE),
+    errno.EHOSTUNREACH: ("destination_ip_unroutable", OS_PRECISE),
+    errno.ECONNRESET: ("connection_terminated", OS_TRANSPORT),
+    errno.ECONNABORTED: ("connection_terminated", OS_TRANSPORT),
+    errno.EPIPE: ("connection_terminated", OS_TRANSPORT),
+    errno.ETIMEDOUT: ("upstream_timeout", TIMEOUT_GENERIC),
+}
+
+
+def _os_error(exc: BaseException) -> Evidence | None:
+    # A bare OSError is often a local file error: only network errnos count.
+    found = _ERRNO_CODES.get(getattr(exc, "errno", None))  # type: ignore[arg-type]
+    return Evidence(*found) if found else None
+
+
+def _ssl_error(exc: BaseException) -> Evidence:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and "ALERT" in reason:
+        return Evidence("tls_alert_received", CLIENT_TRANSPORT)
+    return Evidence("tls_protocol_error", CLIENT_TRANSPORT)
+
+
+def _httpx_remote_protocol(exc: BaseException) -> Evidence:
+    # httpx uses one class for three different failures; its messages are its API here.
+    message = str(exc).lower()
+    if "disconnected without" in message:
+        return Evidence("connection_terminated", CLIENT_PRECISE)
+    if "closed connection without sending complete" in message or "incomplete" in message:
+        return Evidence("http_response_incomplete", CLIENT_PRECISE)
+    return Evidence("http_protocol_error", CLIENT_PRECISE)
+
+
+_GRPC_CODES = {
+    "UNAVAILABLE": "destination_unavailable",
+    "DEADLINE_EXCEEDED": "http_response_timeout",
+    "RESOURCE_EXHAUSTED": "upstream_overloaded",
+}
+
+
+def _grpc(exc: BaseException) -> Evidence | None:
+    code_method = getattr(exc, "code", None)
+    if not callable(code_method):
+        return None
+    try:
+        status = code_method()
+    except Exception:
+        return None
+    name = getattr(status, "name", None)
+    code = _GRPC_CODES.get(name) if isinstance(name, str) else None
+    return Evidence(code, CLIENT_PRECISE) if code else None
+
+
+def _built_in_rules() -> dict[tuple[str, str], Rule]:
+    f = _fixed
+    rules: dict[tuple[str, str], Rule] = {
+        ("gatewayerrors", "GatewayError"): _own,
+        # -- stdlib --------------------------------------------------------------------
+        ("builtins", "ConnectionRefusedError"): f("connection_refused", OS_PRECISE),
+        ("builtins", "ConnectionResetError"): f("connection_terminated", OS_TRANSPORT),
+        ("builtins", "BrokenPipeError"): f("connection_terminated", OS_TRANSPORT),
+        ("builtins", "ConnectionAbortedError"): f("connection_terminated", OS_TRANSPORT),
+        ("builtins", "TimeoutError"): f("upstream_timeout", TIMEOUT_GENERIC),
+        ("builtins", "OSError"): _os_error,
+        ("socket", "gaierror"): _gaierror,
+        ("asyncio", "TimeoutError"): f("upstream_timeout", TIMEOUT_GENERIC),  # 3.10
+        ("concurrent", "TimeoutError"): f("upstream_timeout", TIMEOUT_GENERIC),  # 3.10
+        ("ssl", "SSLCertVerificationError"): f("tls_certificate_error", OS_PRECISE),
+        ("ssl", "SSLError"): _ssl_error,
+        ("http", "RemoteDisconnected"): f("connection_terminated", CLIENT_PRECISE),
+        ("http", "IncompleteRead"): f("http_response_incomplete", CLIENT_PRECISE),
+        ("http", "BadStatusLine"): f("http_protocol_error", CLIENT_TRANSPORT),
+        ("http", "LineTooLong"): f("http_response_header_size", CLIENT_PRECISE),
+        ("urllib", "HTTPError"): _urllib_status,
+        ("urllib", "URLError"): f("connection_failed", CLIENT_GENERIC),
+        # -- httpx / httpcore ----------------------------------------------------------
+        ("httpx", "HTTPStatusError"): _response_status,
+        ("httpx", "RemoteProtocolError"): _httpx_remote_protocol,
+        ("httpcore", "RemoteProtocolError"): _httpx_remote_protocol,
+        ("httpx", "DecodingError"): f("http_response_content_coding", CLIENT_PRECISE),
+        ("httpx", "TimeoutException"): f("upstream_timeout", CLIENT_GENERIC),
+        ("httpx", "NetworkError"): f("connection_failed", CLIENT_GENERIC),
+        ("httpx", "ProxyError"): f("connection_failed", CLIENT_GENERIC),
+        ("httpcore", "TimeoutException"): f("upstream_timeout", CLIENT_GENERIC),
+        ("httpcore", "NetworkError"): f("connection_failed", CLIENT_GENERIC),
+        ("httpcore", "ProxyError"): f("connection_failed", CLIENT_GENERIC),
+        # -- requests ------------------------------------------------------------------
+        ("requests", "ConnectTimeout"): f("connection_timeout", CLIENT_PRECISE),
+        ("requests", "ReadTimeout"): f("connection_read_timeout", CLIENT_PRECISE),
+        ("requests", "Timeout"): f("upstream_timeout", CLIENT_GENERIC),
+        ("requests", "SSLError"): f("tls_protocol_error", CLIENT_GENERIC),
+        ("requests", "ProxyError"): f("connection_failed", CLIENT_GENERIC),
+        ("requests", "ChunkedEncodingError"): f("http_response_incomplete", CLIENT_PRECISE),
+        ("requests", "ContentDecodingError"): f("http_response_content_coding", CLIENT_PRECISE),
+        ("requests", "RetryError"): f("upstream_error", CLIENT_GENERIC),
+        ("requests", "ConnectionError"): f("connection_failed", CLIENT_GENERIC),
+        ("requests", "HTTPError"): _response_status,
+        # -- urllib3 -------------------------------------------------------------------
+        ("urllib3", "NameResolutionError"): f("dns_error", CLIENT_PRECISE),
+        ("urllib3", "ConnectTimeoutError"): f("connection_timeout", CLIENT_PRECISE),
+        ("urllib3", "ReadTimeoutError"): f("connection_read_timeout", CLIENT_PRECISE),
+        ("urllib3", "TimeoutError"): f("upstream_timeout", CLIENT_GENERIC),
+        ("urllib3", "NewConnectionError"): f("connection_failed", CLIENT_GENERIC),
+        ("urllib3", "SSLError"): f("tls_protocol_error", CLIENT_GENERIC),
+        ("urllib3", "ProxyError"): f("connection_failed", CLIENT_GENERIC),
+        ("urllib3", "IncompleteRead"): f("http_response_incomplete", CLIENT_PRECISE),
+        ("urllib3", "InvalidChunkLength"): f("http_response_transfer_coding", CLIENT_PRECISE),
+        ("urllib3", "DecodeError"): f("http_response_content_coding", CLIENT_PRECISE),
+        ("urllib3", "ResponseError"): f("upstream_error", CLIENT_GENERIC),
+        ("urllib3", "EmptyPoolError"): f("connection_limit_reached", CLIENT_PRECISE),
+        ("urllib3", "ProtocolError"): f("http_protocol_error", CLIENT_GENERIC),
+        ("urllib3", "MaxRetryError"): f("connection_failed", CLIENT_GENERIC - 1),
+        # -- aiohttp -------------------------------------------------------------------
+        ("aiohttp", "ClientConnectorDNSError"): f("dns_error", CLIENT_PRECISE),
+        ("aiohttp", "ClientConnectorCertificateError"): f("tls_certificate_error", CLIENT_PRECISE),
+        ("aiohttp", "ServerFingerprintMismatch"): f("tls_certificate_error", CLIENT_PRECISE),
+        ("aiohttp", "ClientConnectorSSLError"): f("tls_protocol_error", CLIENT_TRANSPORT),
+        ("aiohttp", "ClientSSLError"): f("tls_protocol_error", CLIENT_TRANSPORT),
+        ("aiohttp", "ServerDisconnectedError"): f("connection_terminated", CLIENT_PRECISE),
+        ("aiohttp", "ConnectionTimeoutError"): f("connection_timeout", CLIENT_PRECISE),
+        ("aiohttp", "SocketTimeoutError"): f("connection_read_timeout", CLIENT_PRECISE),
+        ("aiohttp", "ServerTimeoutError"): f("upstream_timeout", CLIENT_GENERIC),
+        ("aiohttp", "ClientPayloadError"): f("http_response_incomplete", CLIENT_PRECISE),
+        ("aiohttp", "ClientResponseError"): _aiohttp_status,
+        ("aiohttp", "ClientConnectorError"): f("connection_failed", CLIENT_GENERIC),
+        ("aiohttp", "ServerConnectionError"): f("connection_failed", CLIENT_GENERIC - 1),
+        ("aiohttp", "ClientOSError"): f("connection_failed", CLIENT_GENERIC - 1),
+        # -- grpc ----------------------------------------------------------------------
+        ("grpc", "RpcError"): _grpc,
+        # -- botocore ------------------------------------------------------------------
+        ("botocore", "ConnectTimeoutError"): f("connection_timeout", CLIENT_PRECISE),
+        ("botocore", "ReadTimeoutError"): f("connection_read_timeout", CLIENT_PRECISE),
+        ("botocore", "EndpointConnectionError"): f("connection_failed", CLIENT_GENERIC),
+    }
+    # httpx/httpcore name their precise classes alike.
+    for package in ("httpx", "httpcore"):
+        rules[(package, "ConnectTimeout")] = f("connection_timeout", CLIENT_PRECISE)
+        rules[(package, "ReadTimeout")] = f("connection_read_timeout", CLIENT_PRECISE)
+        rules[(package, "WriteTimeout")] = f("connection_write_timeout", CLIENT_PRECISE)
+        rules[(package, "PoolTimeout")] = f("connection_limit_reached", CLIENT_PRECISE)
+        rules[(package, "ConnectError")] = f("connection_failed", CLIENT_GENERIC)
+        rules[(package, "ReadError")] = f("connection_terminated", CLIENT_GENERIC)
+        rules[(package, "WriteError")] = f("connection_terminated", CLIENT_GENERIC)
+    return rules
+
+
+_BUILT_IN_RULES: Mapping[tuple[str, str], Rule] = _built_in_rules()
+
+
+def _linked(exc: BaseException) -> list[BaseException]:
+    """The exceptions one link points at, outermost evidence first."""
+    found: list[BaseException] = []
+    for attr in ("reason", "os_error"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, BaseException):
+            found.append(value)
+    members = getattr(exc, "exceptions", None)
+    if isinstance(members, (tuple, list)):
+        found.extend(m for m in members if isinstance(m, BaseException))
+    for arg in exc.args:
+        if isinstance(arg, BaseException):
+            found.append(arg)
+    if exc.__cause__ is not None:
+        found.append(exc.__cause__)
+    if exc.__context__ is not None and exc.__context__ is not exc.__cause__:
+        found.append(exc.__context__)
+    return found
+
+
+class Classifier:
+    """Maps exceptions to catalog codes: built-in rules plus the ones you register.
+
+    Registered rules win over built-in ones, whichever link of the chain they match.
+    """
+
+    def __init__(self, *, built_ins: bool = True) -> None:
+        self._rules: dict[tuple[str, str], Rule] = dict(_BUILT_IN_RULES) if built_ins else {}
+        self._user_types: list[tuple[type[BaseException], Rule]] = []
+        self._predicates: list[tuple[Callable[[BaseException], bool], Rule]] = []
+        self._cache: dict[type[BaseException], Rule | None] = {}
+
+    def register(
+        self,
+        match: type[BaseException] | Callable[[BaseException], bool],
+        code: str,
+        *,
+        retry_after: float | datetime | None = None,
+        detail: str | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        """Translate exceptions of class ``match`` (or for which predicate ``match`` is true).
+
+        ``code`` is a catalog code; ``retry_after``, ``detail`` and ``upstream`` are used for
+        every exception this rule matches.
+        """
+        if code not in catalog:
+            raise ValueError(f"unknown gatewayerrors code: {code!r}")
+        evidence = Evidence(code, USER, parse_retry_after(retry_after), None, detail, upstream)
+
+        def rule(exc: BaseException) -> Evidence:
+            return evidence
+
+        if isinstance(match, type):
+            if not issubclass(match, BaseException):
+                raise TypeError("match must be an exception class or a predicate")
+            self._user_types.append((match, rule))
+            self._cache.clear()
+        elif callable(match):
+            self._predicates.append((match, rule))
+        else:
+            raise TypeError("match must be an exception class or a predicate")
+
+    def _rule_for(self, cls: type[BaseException]) -> Rule | None:
+        for user_type, rule in self._user_types:
+            if issubclass(cls, user_type):
+                return rule
+        rules = self._rules
+        for klass in cls.__mro__:
+            found = rules.get((klass.__module__.partition(".")[0], klass.__name__))
+            if found is not None:
+                return found
+        return None
+
+    def evidence(self, exc: BaseException) -> Evidence | None:
+        """Evidence for a single exception, ignoring its chain."""
+        for predicate, user_rule in self._predicates:
+            try:
+                matched = predicate(exc)
+            except Exception:
+                matched = False
+            if matched:
+                return user_rule(exc)
+        cls = type(exc)
+        rule: Rule | None = self._cache.get(cls, _MISSING)
+        if rule is _MISSING:
+            rule = self._rule_for(cls)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[cls] = rule
+        if rule is None:
+            return None
+        try:
+            return rule(exc)
+        except Exception:  # a hostile exception object must not break classification
+            return None
+
+    def classify(self, exc: BaseException) -> Evidence | None:
+        """The most specific evidence along the exception's chain, or None if none is found."""
+        best = self.evidence(exc)
+        pending = _linked(exc)
+        if not pending:
+            return best
+        visited = 1
+        while pending and visited < _MAX_LINKS:
+            link = pending.pop(0)
+            visited += 1
+            found = self.evidence(link)
+            if found is not None and (best is None or found.specificity > best.specificity):
+                best = found
+            pending.extend(_linked(link))
+        return best
+
+
+default_classifier = Classifier()
+"""The classifier every middleware uses unless given its own."""
+
+register = default_classifier.register

@@ -1,0 +1,94 @@
+"""Choose the response format for an error from the request's ``Accept`` header.
+
+Never answers "not acceptable": an error always gets the best available format, and
+``application/problem+json`` when nothing matches (RFC 9110 §12.5.1 allows ignoring Accept).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+__all__ = ["Format", "negotiate"]
+
+
+class Format(enum.Enum):
+    """A response format and its media type."""
+
+    JSON = "application/problem+json"
+    XML = "application/problem+xml"
+    HTML = "text/html"
+    TEXT = "text/plain"
+
+
+# Media types each format can honestly serve; the first is the one it is sent as.
+_SERVES: dict[Format, tuple[str, ...]] = {
+    Format.JSON: ("application/problem+json", "application/json"),
+    Format.XML: ("application/problem+xml", "application/xml", "text/xml"),
+    Format.HTML: ("text/html", "application/xhtml+xml"),
+    Format.TEXT: ("text/plain",),
+}
+# On equal quality the server's preference decides (e.g. ``*/*`` gets JSON).
+_PREFERENCE = (Format.JSON, Format.XML, Format.HTML, Format.TEXT)
+_SUFFIXES = {"+json": Format.JSON, "+xml": Format.XML}
+
+_MAX_HEADER = 4096
+_CACHE_LIMIT = 512
+_cache: dict[str, Format] = {}
+
+
+def _matches(pattern: str, media_type: str) -> bool:
+    if pattern == media_type or pattern == "*/*":
+        return True
+    major, _, minor = pattern.partition("/")
+    return minor == "*" and media_type.startswith(major + "/")
+
+
+def _choose(header: str) -> Format:
+    if len(header) > _MAX_HEADER:
+        # A huge header is hostile or broken: judge it by its first entries only.
+        header = header[:_MAX_HEADER].rpartition(",")[0]
+    entries = [
+        (value.partition(";")[0].strip().lower(), quality)
+        for value, quality in parse_accept_header(header, MIMEAccept)
+    ]
+    best, best_quality = Format.JSON, 0.0
+    for fmt in _PREFERENCE:
+        quality = _quality(entries, fmt)
+        if quality > best_quality:
+            best, best_quality = fmt, quality
+    return best
+
+
+def _quality(entries: list[tuple[str, float]], fmt: Format) -> float:
+    # werkzeug orders entries most specific first, so the first match decides (RFC 9110 §12.5.1).
+    for pattern, quality in entries:
+        for media_type in _SERVES[fmt]:
+            if _matches(pattern, media_type):
+                return quality
+        suffix = pattern[pattern.rfind("+") :] if "+" in pattern else ""
+        if (
+            _SUFFIXES.get(suffix) is fmt
+            and pattern.startswith("application/")
+            and pattern != "application/xhtml+xml"
+        ):
+            return quality
+    return 0.0
+
+
+def negotiate(accept: str | None) -> Format:
+    """The format to answer an error in, for this ``Accept`` header value (or None)."""
+    if not accept:
+        return Format.JSON
+    found = _cache.get(accept)
+    if found is None:
+        try:
+            found = _choose(accept)
+        except Exception:  # malformed beyond werkzeug's tolerance: fall back, never fail
+            found = Format.JSON
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[accept] = found
+    return found

@@ -1,0 +1,81 @@
+"""Settings shared by every adapter: keyword arguments with safe defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from ._catalog import catalog
+
+if TYPE_CHECKING:
+    from ._classify import Classifier
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, with the default a production app wants.
+
+    Adapters take these as keyword arguments (``GatewayErrorsMiddleware(app, service="api")``).
+    """
+
+    service: str = "app"
+    """Name of this intermediary in ``Proxy-Status`` (a token or a string)."""
+    debug: bool = False
+    """Add the exception's type and message to bodies and ``Proxy-Status`` details."""
+    default_retry_after: int = 30
+    """``Retry-After`` seconds for a 503 when nothing better is known."""
+    max_retry_after: int = 3600
+    """Upper bound for any ``Retry-After`` sent (an upstream's included)."""
+    classifier: Classifier | None = None
+    """A :class:`Classifier` of your own; None uses ``gatewayerrors.default_classifier``."""
+    type_base: str = "urn:gatewayerrors:"
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    format_param: str | None = None
+    """Query parameter that picks the format (``?format=xml``); off when None."""
+    path_suffix: bool = False
+    """Let a ``.json`` / ``.xml`` path suffix pick the format, as the Twitter API allowed."""
+    request_id_header: str = "x-request-id"
+    """Header read for an incoming request id and set on every error response."""
+    trust_request_id: bool = True
+    """Reuse a valid incoming request id instead of generating one."""
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    style: str | Callable[..., Any] = "problem"
+    """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
+    templates: str | PathLike[str] | Callable[..., str] | None = None
+    """A directory of HTML templates, or a callable ``(error, request) -> str``."""
+    suppress_response_codes: str | None = None
+    """Query parameter that makes errors answer 200 (Twitter API style); off when None."""
+    maintenance: bool | Callable[[], bool] = False
+    """Answer every request with 503 ``maintenance``: a flag or a cheap callable."""
+    maintenance_env: str | None = "GATEWAYERRORS_MAINTENANCE"
+    """Environment variable that switches maintenance mode on ("1", "true", "on")."""
+    maintenance_exempt: tuple[str, ...] = ("/health", "/healthz", "/livez", "/readyz")
+    """Paths (exact, or prefixes ending in ``/``) that keep working during maintenance."""
+    maintenance_retry_after: int = 300
+    """``Retry-After`` seconds during maintenance."""
+    on_error: Callable[..., Any] | None = None
+    """Called as ``on_error(error, exception)`` after each translated error (may be async)."""
+    logger_name: str = "gatewayerrors"
+    """Logger that gets one record per translated error."""
+
+    def __post_init__(self) -> None:
+        for code in self.overrides:
+            if code not in catalog:
+                raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
+        if self.default_retry_after < 0 or self.max_retry_after < 0:
+            raise ValueError("retry-after settings must not be negative")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from a mapping such as Django's ``GATEWAYERRORS`` (unknown keys rejected)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TypeError(f"unknown gatewayerrors settings: {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,399 @@
+"""The core: exception → classify → error value → negotiate → render → status, headers, body.
+
+Adapters build a :class:`RequestInfo` from their framework's request, call
+:meth:`Translator.translate`, and send the :class:`ErrorResponse` it returns (or re-raise when it
+returns None: not an upstream failure). Everything constant is computed once, in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ._catalog import ErrorKind, catalog
+from ._classify import default_classifier
+from ._error import Evidence, UpstreamFailure
+from ._headers import clean_header_value, proxy_status, sf_string, valid_request_id
+from ._negotiate import Format, negotiate
+from ._pages import build_html_renderer
+from ._render import (
+    reason_phrase,
+    render_problem_json,
+    render_problem_xml,
+    render_text,
+)
+from ._settings import Settings
+from ._styles import build_style
+
+__all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
+
+_TEXT_TYPES = {
+    Format.JSON: "application/problem+json",
+    Format.XML: "application/problem+xml",
+    Format.HTML: "text/html; charset=utf-8",
+    Format.TEXT: "text/plain; charset=utf-8",
+}
+_PARAM_FORMATS = {
+    "json": Format.JSON,
+    "xml": Format.XML,
+    "html": Format.HTML,
+    "text": Format.TEXT,
+    "txt": Format.TEXT,
+}
+_FALSE = ("", "0", "false", "no", "off")
+_MAX_DEBUG = 1000
+
+
+class RequestInfo(NamedTuple):
+    """What the core needs to know about the request being answered."""
+
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    accept: str | None = None
+    request_id: str | None = None
+    """The incoming request-id header's value, if any (validated before use)."""
+    native: Any = None
+    """The framework's own request object (scope, environ, request), for user callables."""
+
+
+class ErrorResponse(NamedTuple):
+    """A complete response: what an adapter sends."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    error: UpstreamFailure
+
+
+class _CodeText(NamedTuple):
+    kind: ErrorKind
+    title: str
+    detail: str
+    hint: str
+    proxy_status: str | None
+
+
+def websocket_close_code(error: UpstreamFailure) -> int:
+    """WebSocket close code for an error after accept: 1013 try again later, 1014 bad gateway."""
+    return 1013 if error.status == 503 else 1014
+
+
+def _query_value(query: str, name: str) -> str | None:
+    if name not in query:
+        return None
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _debug_text(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable>"
+    text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
+    return text[:_MAX_DEBUG].encode("utf-8", "replace").decode("utf-8")
+
+
+def _safe_text(value: str) -> str:
+    # Lone surrogates cannot be encoded by any renderer; replace them once, here.
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+class Translator:
+    """Turns exceptions into gateway error responses. One per app; safe to share across threads."""
+
+    def __init__(self, settings: Settings | None = None, **options: Any) -> None:
+        if settings is None:
+            settings = Settings(**options)
+        elif options:
+            raise TypeError("pass either settings or keyword options, not both")
+        self.settings = settings
+        self.classifier = settings.classifier or default_classifier
+        self.logger = logging.getLogger(settings.logger_name)
+        self._type_base = settings.type_base
+        self._max_retry = settings.max_retry_after
+        self._request_id_header = settings.request_id_header.lower()
+        self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
+        self._style = build_style(settings)
+        self._html = build_html_renderer(settings)
+        self.maintenance_check = self._build_maintenance_check()
+
+    def _code_text(self, kind: ErrorKind) -> _CodeText:
+        override = self.settings.overrides.get(kind.code, {})
+        unknown = set(override) - {"title", "detail", "hint"}
+        if unknown:
+            raise ValueError(f"overrides[{kind.code!r}]: unknown keys {sorted(unknown)}")
+        status = None
+        if kind.rfc9209:
+            status = proxy_status(self.settings.service, kind.code)
+        return _CodeText(
+            kind,
+            override.get("title", kind.title),
+            override.get("detail", kind.description),
+            override.get("hint", kind.hint),
+            status,
+        )
+
+    def _build_maintenance_check(self) -> Callable[[], bool] | None:
+        """A per-request check, or None when maintenance mode cannot be on (the usual case)."""
+        flag = self.settings.maintenance
+        env = self.settings.maintenance_env
+        # The environment of a running process only changes from inside it, so read it once.
+        if env and os.environ.get(env, "").strip().lower() not in _FALSE:
+            flag = True
+        if flag is True:
+            return lambda: True
+        if callable(flag):
+            return flag
+        return None
+
+    # -- classification --------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> Evidence | None:
+        """Evidence that ``exc`` is an upstream failure, or None ("not mine": re-raise it)."""
+        return self.classifier.classify(exc)
+
+    def failure(
+        self,
+        evidence: Evidence,
+        request: RequestInfo,
+        exc: BaseException | None = None,
+    ) -> UpstreamFailure:
+        """The one error value for this evidence and request."""
+        text = self._codes[evidence.code]
+        kind = text.kind
+        status = kind.status
+        retry_after = evidence.retry_after
+        if retry_after is not None:
+            retry_after = min(retry_after, self._max_retry)
+        elif status == 503:
+            retry_after = self.settings.default_retry_after
+        request_id = None
+        if self.settings.trust_request_id:
+            request_id = valid_request_id(request.request_id)
+        if request_id is None:
+            request_id = os.urandom(16).hex()
+        detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
+        upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
+        debug = _debug_text(exc) if self.settings.debug and exc is not None else None
+        return UpstreamFailure(
+            kind,
+            status,
+            text.title,
+            detail,
+            text.hint,
+            retry_after,
+            upstream,
+            request_id,
+            evidence.received_status,
+            request.path or None,
+            debug,
+        )
+
+    # -- the whole path --------------------------------------------------------------------
+
+    def translate(self, exc: BaseException, request: RequestInfo) -> ErrorResponse | None:
+        """The response for ``exc``, or None when it is not an upstream failure. Never raises."""
+        try:
+            evidence = self.classifier.classify(exc)
+        except Exception:
+            self.logger.exception("gatewayerrors: classifier failed; treating as not mine")
+            return None
+        if evidence is None:
+            return None
+        try:
+            error = self.failure(evidence, request, exc)
+        except Exception:
+            self.logger.exception("gatewayerrors: could not build the error value")
+            error = self._fallback_error(evidence.code)
+        return self.respond(error, request)
+
+    def response_for(
+        self,
+        code: str,
+        request: RequestInfo,
+        *,
+        retry_after: int | None = None,
+        detail: str | None = None,
+        upstream: str | None = None,
+    ) -> ErrorResponse:
+        """A response for a catalog code directly (no exception), e.g. for maintenance mode."""
+        evidence = Evidence(code, 0, retry_after, None, detail, upstream)
+        return self.respond(self.failure(evidence, request), request)
+
+    def maintenance_response(self, request: RequestInfo) -> ErrorResponse | None:
+        """The 503 ``maintenance`` answer if maintenance mode is on for this request, else None."""
+        check = self.maintenance_check
+        if check is None:
+            return None
+        try:
+            active = check()
+        except Exception:
+            self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
+            return None
+        if not active or self._exempt(request.path):
+            return None
+        return self.response_for(
+            "maintenance", request, retry_after=self.settings.maintenance_retry_after
+        )
+
+    def _exempt(self, path: str) -> bool:
+        for exempt in self.settings.maintenance_exempt:
+            if path == exempt or (exempt.endswith("/") and path.startswith(exempt)):
+                return True
+        return False
+
+    def choose_format(self, request: RequestInfo) -> Format:
+        """The response format: an enabled ``format`` parameter or path suffix, else Accept."""
+        settings = self.settings
+        if settings.format_param and request.query:
+            value = _query_value(request.query, settings.format_param)
+            if value is not None and value.lower() in _PARAM_FORMATS:
+                return _PARAM_FORMATS[value.lower()]
+        if settings.path_suffix:
+            if request.path.endswith(".json"):
+                return Format.JSON
+            if request.path.endswith(".xml"):
+                return Format.XML
+        return negotiate(request.accept)
+
+    def respond(self, error: UpstreamFailure, request: RequestInfo) -> ErrorResponse:
+        """Render ``error`` for ``request``: status, headers and body. Never raises."""
+        try:
+            fmt = self.choose_format(request)
+            content_type, body = self._render(error, fmt, request)
+            return self._complete(error, request, content_type, body)
+        except Exception:
+            self.logger.exception("gatewayerrors: rendering failed; sending a minimal response")
+            return self.minimal_response(error, request)
+
+    def _render(
+        self, error: UpstreamFailure, fmt: Format, request: RequestInfo
+    ) -> tuple[str, bytes]:
+        styled = self._style(error, fmt, request) if self._style is not None else None
+        if styled is not None:
+            return styled
+        if fmt is Format.JSON:
+            return _TEXT_TYPES[fmt], render_problem_json(error, self._type_base)
+        if fmt is Format.HTML:
+            return _TEXT_TYPES[fmt], self._html(error, request)
+        if fmt is Format.XML:
+            return _TEXT_TYPES[fmt], render_problem_xml(error, self._type_base)
+        return _TEXT_TYPES[fmt], render_text(error)
+
+    def _complete(
+        self, error: UpstreamFailure, request: RequestInfo, content_type: str, body: bytes
+    ) -> ErrorResponse:
+        headers = [
+            ("content-type", content_type),
+            ("content-length", str(len(body))),
+            ("cache-control", "no-store"),
+            ("vary", "Accept"),
+        ]
+        if error.retry_after is not None:
+            headers.append(("retry-after", str(error.retry_after)))
+        proxy = self._proxy_status(error)
+        if proxy is not None:
+            headers.append(("proxy-status", proxy))
+        if error.request_id is not None:
+            headers.append((self._request_id_header, error.request_id))
+        status = error.status
+        suppress = self.settings.suppress_response_codes
+        if suppress and request.query:
+            value = _query_value(request.query, suppress)
+            if value is not None and value.lower() not in _FALSE[1:]:
+                status = 200
+        if request.method == "HEAD":
+            body = b""
+        return ErrorResponse(status, headers, body, error)
+
+    def _proxy_status(self, error: UpstreamFailure) -> str | None:
+        base = self._codes[error.kind.code].proxy_status
+        if error.received_status is None and error.debug is None:
+            return base
+        error_type = error.kind.code if error.kind.rfc9209 else None
+        if error_type is None and error.received_status is None:
+            return None
+        details = sf_string(error.debug)[1:-1] if error.debug is not None else None
+        return clean_header_value(
+            proxy_status(self.settings.service, error_type, error.received_status, details)
+        )
+
+    def _fallback_error(self, code: str) -> UpstreamFailure:
+        kind = catalog[code] if code in catalog else catalog["proxy_internal_error"]
+        retry = self.settings.default_retry_after if kind.status == 503 else None
+        return UpstreamFailure(
+            kind, kind.status, kind.title, kind.description, kind.hint,
+            retry, None, None, None, None, None,
+        )  # fmt: skip
+
+    def minimal_response(self, error: UpstreamFailure, request: RequestInfo) -> ErrorResponse:
+        """A plain-text response with the right status: the last resort. Never raises."""
+        status = error.status if isinstance(error.status, int) else 502
+        body = f"{status} {reason_phrase(status)}\n".encode("ascii")
+        headers = [
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", str(len(body))),
+            ("cache-control", "no-store"),
+        ]
+        if isinstance(error.retry_after, int):
+            headers.append(("retry-after", str(error.retry_after)))
+        if request.method == "HEAD":
+            body = b""
+        return ErrorResponse(status, headers, body, error)
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def log(self, response: ErrorResponse, exc: BaseException | None) -> None:
+        """One log record for a translated error, with the exception for the traceback."""
+        error = response.error
+        self.logger.error(
+            "upstream failure: %s %s upstream=%s request_id=%s",
+            error.status,
+            error.kind.code,
+            error.upstream or "-",
+            error.request_id or "-",
+            exc_info=exc,
+            extra={
+                "gatewayerrors_code": error.kind.code,
+                "gatewayerrors_status": error.status,
+                "gatewayerrors_upstream": error.upstream,
+                "gatewayerrors_request_id": error.request_id,
+            },
+        )
+
+    def report(self, response: ErrorResponse, exc: BaseException | None) -> None:
+        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
+        self.log(response, exc)
+        hook = self.settings.on_error
+        if hook is None:
+            return
+        try:
+            result = hook(response.error, exc)
+            if inspect.isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
+        except Exception:
+            self.logger.exception("gatewayerrors: on_error hook failed")
+
+    async def areport(self, response: ErrorResponse, exc: BaseException | None) -> None:
+        """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
+        self.log(response, exc)
+        hook = self.settings.on_error
+        if hook is None:
+            return
+        try:
+            result = hook(response.error, exc)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            self.logger.exception("gatewayerrors: on_error hook failed")
