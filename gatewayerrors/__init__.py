@@ -16,7 +16,7 @@ from ._classify import Classifier, default_classifier, parse_retry_after, regist
 from ._error import Evidence, UpstreamFailure
 from ._exceptions import BadGateway, GatewayError, GatewayTimeout, ServiceUnavailable
 from ._negotiate import Format, negotiate
-from ._settings import Settings
+from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "RequestInfo",
     "ServiceUnavailable",
     "Settings",
+    "SettingsOptions",
     "Translator",
     "UpstreamFailure",
     "__version__",

@@ -6,14 +6,14 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._catalog import catalog
 
 if TYPE_CHECKING:
     from ._classify import Classifier
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "SettingsOptions"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,33 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown gatewayerrors settings: {', '.join(unknown)}")
         return cls(**values)
+
+
+class SettingsOptions(TypedDict, total=False):
+    """The :class:`Settings` fields as keyword arguments, for typing an adapter's ``**options``.
+
+    ``def __init__(self, app, settings=None, **options: Unpack[SettingsOptions])`` lets type
+    checkers and IDEs check each option, and lets Starlette's typed ``add_middleware`` accept
+    the middleware (it rejects a bare ``**options: Any``).
+    """
+
+    service: str
+    debug: bool
+    default_retry_after: int
+    max_retry_after: int
+    classifier: Classifier | None
+    type_base: str
+    format_param: str | None
+    path_suffix: bool
+    request_id_header: str
+    trust_request_id: bool
+    overrides: Mapping[str, Mapping[str, str]]
+    style: str | Callable[..., Any]
+    templates: str | PathLike[str] | Callable[..., str] | None
+    suppress_response_codes: str | None
+    maintenance: bool | Callable[[], bool]
+    maintenance_env: str | None
+    maintenance_exempt: tuple[str, ...]
+    maintenance_retry_after: int
+    on_error: Callable[..., Any] | None
+    logger_name: str

@@ -351,11 +351,24 @@ class Translator:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def log(self, response: ErrorResponse, exc: BaseException | None) -> None:
-        """One log record for a translated error, with the exception for the traceback."""
+    def log(
+        self,
+        response: ErrorResponse,
+        exc: BaseException | None,
+        *,
+        response_started: bool = False,
+    ) -> None:
+        """One log record for a translated error, with the exception for the traceback.
+
+        ``response_started``: the app had already started its own response, so this error
+        could not be sent and the adapter let the server abort the connection.
+        """
         error = response.error
         self.logger.error(
-            "upstream failure: %s %s upstream=%s request_id=%s",
+            "upstream failure after the response started (connection aborted): "
+            "%s %s upstream=%s request_id=%s"
+            if response_started
+            else "upstream failure: %s %s upstream=%s request_id=%s",
             error.status,
             error.kind.code,
             error.upstream or "-",
@@ -366,12 +379,19 @@ class Translator:
                 "gatewayerrors_status": error.status,
                 "gatewayerrors_upstream": error.upstream,
                 "gatewayerrors_request_id": error.request_id,
+                "gatewayerrors_response_started": response_started,
             },
         )
 
-    def report(self, response: ErrorResponse, exc: BaseException | None) -> None:
+    def report(
+        self,
+        response: ErrorResponse,
+        exc: BaseException | None,
+        *,
+        response_started: bool = False,
+    ) -> None:
         """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc)
+        self.log(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -385,9 +405,15 @@ class Translator:
         except Exception:
             self.logger.exception("gatewayerrors: on_error hook failed")
 
-    async def areport(self, response: ErrorResponse, exc: BaseException | None) -> None:
+    async def areport(
+        self,
+        response: ErrorResponse,
+        exc: BaseException | None,
+        *,
+        response_started: bool = False,
+    ) -> None:
         """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
-        self.log(response, exc)
+        self.log(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
