@@ -1,0 +1,222 @@
+"""The ASGI adapter: a pure ASGI middleware for Starlette, FastAPI and any ASGI app.
+
+    app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app
+    app.add_middleware(GatewayErrorsMiddleware, service="checkout-api")      # Starlette, FastAPI
+
+HTTP: an upstream failure raised by the app becomes the translated 502/503/504 response and is
+*not* re-raised, so the client's keep-alive connection survives. Anything else is re-raised
+untouched for the framework's own 500 handling. If the app had already started its response,
+the failure is logged, counted in :attr:`GatewayErrorsMiddleware.failures_after_start` and
+re-raised, so the server aborts the connection and the client sees a broken response rather
+than a truncated body that looks complete.
+
+WebSocket: before ``websocket.accept`` the error is sent as an HTTP response when the server
+offers the *WebSocket Denial Response* extension, otherwise the handshake is closed (the server
+answers 403); after accept the socket is closed with 1014 (bad gateway) or 1013 (try again
+later, for 503 kinds) and the error code as the reason.
+
+Lifespan and unknown scope types pass straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ._settings import Settings, SettingsOptions
+from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["ASGIApp", "GatewayErrorsMiddleware", "Message", "Receive", "Scope", "Send"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_WS_HANDSHAKE, _WS_ACCEPTED, _WS_CLOSED = 0, 1, 2
+_DENIAL_EXTENSION = "websocket.http.response"
+
+
+def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+        for name, value in headers
+    ]
+
+
+class GatewayErrorsMiddleware:
+    """Answers upstream failures raised by an ASGI app as correct gateway errors.
+
+    Takes the :class:`~gatewayerrors.Settings` options as keyword arguments (or one
+    ``settings`` object). All request state lives in local variables: one instance serves
+    every request.
+    """
+
+    failures_after_start: int
+    """How many upstream failures came after the app had started its response (the
+    connection was aborted instead of answered). A plain counter, for tests and metrics."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        **options: Unpack[SettingsOptions],
+    ) -> None:
+        self.app = app
+        self.translator = Translator(settings, **options)
+        self.failures_after_start = 0
+        self._maintenance = self.translator.maintenance_check
+        self._request_id_header = self.translator.settings.request_id_header.lower().encode(
+            "latin-1"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type != "http":
+            if scope_type == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if self._maintenance is not None and await self._maintenance_answer(scope, send):
+            return
+
+        started = False
+
+        # A plain function returning the server's awaitable: no extra coroutine per message
+        # (measured: ~0.1 µs less per request than an ``async def`` wrapper).
+        def send_tracking(message: Message) -> Awaitable[None]:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            return send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if not await self._answer_http(exc, scope, send, started):
+                raise
+
+    # -- the error path: everything below runs only when something failed ----------------
+
+    def _request(self, scope: Scope) -> RequestInfo:
+        accept = None
+        request_id = None
+        request_id_header = self._request_id_header
+        for name, value in scope.get("headers") or ():
+            if name == b"accept":
+                text = value.decode("latin-1")
+                accept = text if accept is None else f"{accept}, {text}"
+            elif name == request_id_header:
+                request_id = value.decode("latin-1")
+        query = scope.get("query_string") or b""
+        return RequestInfo(
+            scope.get("method", "GET"),
+            scope.get("path") or "/",
+            query.decode("latin-1"),
+            accept,
+            request_id,
+            scope,
+        )
+
+    async def _answer_http(self, exc: Exception, scope: Scope, send: Send, started: bool) -> bool:
+        """Send the translated error; False means "re-raise" (not ours, or too late)."""
+        translator = self.translator
+        response = translator.translate(exc, self._request(scope))
+        if response is None:
+            return False
+        if started:
+            self.failures_after_start += 1
+            await translator.areport(response, exc, response_started=True)
+            return False
+        try:
+            await _send_http(send, response)
+        finally:
+            await translator.areport(response, exc)
+        return True
+
+    async def _maintenance_answer(self, scope: Scope, send: Send) -> bool:
+        response = self.translator.maintenance_response(self._request(scope))
+        if response is None:
+            return False
+        if scope["type"] == "websocket":
+            await _deny_websocket(scope, send, response)
+        else:
+            await _send_http(send, response)
+        return True
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._maintenance is not None and await self._maintenance_answer(scope, send):
+            return
+        state = _WS_HANDSHAKE
+
+        def send_tracking(message: Message) -> Awaitable[None]:
+            nonlocal state
+            message_type = message["type"]
+            if message_type == "websocket.accept":
+                state = _WS_ACCEPTED
+            elif message_type in ("websocket.close", "websocket.http.response.start"):
+                state = _WS_CLOSED
+            return send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if not await self._answer_websocket(exc, scope, send, state):
+                raise
+
+    async def _answer_websocket(self, exc: Exception, scope: Scope, send: Send, state: int) -> bool:
+        translator = self.translator
+        response = translator.translate(exc, self._request(scope))
+        if response is None:
+            return False
+        if state == _WS_CLOSED:
+            self.failures_after_start += 1
+            await translator.areport(response, exc, response_started=True)
+            return False
+        try:
+            if state == _WS_ACCEPTED:
+                await _close_websocket(send, response)
+            else:
+                await _deny_websocket(scope, send, response)
+        finally:
+            await translator.areport(response, exc)
+        return True
+
+
+async def _send_http(send: Send, response: ErrorResponse) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": _encode_headers(response.headers),
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _close_websocket(send: Send, response: ErrorResponse) -> None:
+    error = response.error
+    await send(
+        {"type": "websocket.close", "code": websocket_close_code(error), "reason": error.code}
+    )
+
+
+async def _deny_websocket(scope: Scope, send: Send, response: ErrorResponse) -> None:
+    """Refuse a handshake: the HTTP error itself if the server can send it, else a close."""
+    if _DENIAL_EXTENSION not in (scope.get("extensions") or {}):
+        # Without the extension a close before accept becomes a bare HTTP 403 (ASGI spec).
+        await _close_websocket(send, response)
+        return
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": response.status,
+            "headers": _encode_headers(response.headers),
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": response.body})
