@@ -128,3 +128,8 @@ def test_close_stops_everything() -> None:
     finally:
         held.close()
         idle.close()
+
+
+def test_connect_timeout(upstreams: Upstreams) -> None:
+    with pytest.raises(TimeoutError):
+        socket.create_connection(_address(upstreams.connect_timeout_url), timeout=0.3)

@@ -5,6 +5,9 @@
     reset_url     accepts, reads the request, then resets (RST via SO_LINGER 0)
     close_url     accepts, reads the request, closes without answering (FIN)
     garbage_url   answers bytes that are not HTTP, then closes
+    connect_timeout_url
+                  a listener whose accept queue is full: the kernel drops new SYNs, so
+                  connect() times out (Linux; see :func:`_full_listener`)
     tls_url       https://127.0.0.1:<port>/ with a certificate from a CA clients do not trust
                   (a client trusting ``tls_ca`` gets ``200 OK``)
     dns_url       http://upstream.invalid/ (unresolvable, RFC 6761 section 6.4)
@@ -56,6 +59,28 @@ def _reset(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
+
+
+def _full_listener() -> tuple[socket.socket, list[socket.socket]]:
+    """A listener that never accepts, with its accept queue filled.
+
+    Linux drops a SYN when the accept queue is full (tcp_conn_request), so the next client's
+    connect() hangs until its own timeout: a real connect timeout without leaving loopback.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    sock.listen(0)
+    fillers: list[socket.socket] = []
+    for _ in range(16):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.settimeout(0.2)
+        try:
+            filler.connect(sock.getsockname())
+        except OSError:  # timed out: the queue is full
+            filler.close()
+            break
+        fillers.append(filler)
+    return sock, fillers
 
 
 @dataclass(eq=False)
@@ -287,6 +312,9 @@ class Upstreams:
         self._refused.bind((HOST, 0))
         self.refused_url = f"http://{HOST}:{self._refused.getsockname()[1]}/"
 
+        self._full, self._fillers = _full_listener()
+        self.connect_timeout_url = f"http://{HOST}:{self._full.getsockname()[1]}/"
+
         self._faults = _FaultLoop(server_context)
         self.hang_url = f"http://{HOST}:{self._faults.listen('hang')}/"
         self.reset_url = f"http://{HOST}:{self._faults.listen('reset')}/"
@@ -330,6 +358,9 @@ class Upstreams:
         self._status_thread.join(timeout=5)
         self._faults.stop()
         self._refused.close()
+        for sock in self._fillers:
+            sock.close()
+        self._full.close()
 
 
 def start_upstreams() -> Upstreams:
