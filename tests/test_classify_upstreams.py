@@ -9,7 +9,7 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from upstreams import GARBAGE, Upstreams, start_upstreams
+from upstreams import GARBAGE, TRUNCATED, Upstreams, start_upstreams
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: upstream\r\n\r\n"
 
@@ -49,13 +49,26 @@ def test_close_sends_fin_without_answer(upstreams: Upstreams) -> None:
         assert sock.recv(1) == b""
 
 
-def test_garbage_is_not_http(upstreams: Upstreams) -> None:
-    with _send(upstreams.garbage_url) as sock:
+def _read_all(url: str) -> bytes:
+    with _send(url) as sock:
         received = b""
         while chunk := sock.recv(4096):
             received += chunk
+    return received
+
+
+def test_garbage_is_not_http(upstreams: Upstreams) -> None:
+    received = _read_all(upstreams.garbage_url)
     assert received == GARBAGE
     assert not received.startswith(b"HTTP/")
+
+
+def test_truncated_body_is_shorter_than_content_length(upstreams: Upstreams) -> None:
+    head, _, body = _read_all(upstreams.truncated_url).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert b"Content-Length: 100" in head
+    assert len(body) == 10
+    assert head + b"\r\n\r\n" + body == TRUNCATED
 
 
 def test_tls_certificate_is_not_trusted(upstreams: Upstreams) -> None:

@@ -5,6 +5,7 @@
     reset_url     accepts, reads the request, then resets (RST via SO_LINGER 0)
     close_url     accepts, reads the request, closes without answering (FIN)
     garbage_url   answers bytes that are not HTTP, then closes
+    truncated_url answers 200 with Content-Length: 100 but only 10 bytes of body, then closes
     connect_timeout_url
                   a listener whose accept queue is full: the kernel drops new SYNs, so
                   connect() times out (Linux; see :func:`_full_listener`)
@@ -39,6 +40,7 @@ import trustme
 __all__ = ["Upstreams", "start_upstreams"]
 
 HOST = "127.0.0.1"
+TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n0123456789"
 GARBAGE = b"SSH-2.0-OpenSSH_9.6 not-http\r\n\x00\xff\xfe garbage\r\n\r\n"
 _MAX_HELD = 128  # hang server: older held connections are dropped beyond this
 _MAX_REQUEST = 64 * 1024
@@ -94,7 +96,8 @@ class _Conn:
 
 
 class _FaultLoop(threading.Thread):
-    """One selector thread serving every fault listener (hang, reset, close, garbage, tls)."""
+    """One selector thread serving every fault listener (hang, reset, close, garbage,
+    truncated, tls)."""
 
     def __init__(self, tls_context: ssl.SSLContext) -> None:
         super().__init__(name="upstreams-faults", daemon=True)
@@ -201,9 +204,9 @@ class _FaultLoop(threading.Thread):
             _reset(sock)
             return
         with contextlib.suppress(OSError):
-            if behaviour == "garbage":
+            if behaviour in ("garbage", "truncated"):
                 sock.setblocking(True)
-                sock.sendall(GARBAGE)
+                sock.sendall(GARBAGE if behaviour == "garbage" else TRUNCATED)
             elif behaviour == "tls":
                 sock.setblocking(True)
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
@@ -320,6 +323,7 @@ class Upstreams:
         self.reset_url = f"http://{HOST}:{self._faults.listen('reset')}/"
         self.close_url = f"http://{HOST}:{self._faults.listen('close')}/"
         self.garbage_url = f"http://{HOST}:{self._faults.listen('garbage')}/"
+        self.truncated_url = f"http://{HOST}:{self._faults.listen('truncated')}/"
         self.tls_url = f"https://{HOST}:{self._faults.listen('tls')}/"
         self._faults.start()
 
