@@ -377,6 +377,8 @@ class Translator:
         ``response_started``: the app had already started its own response, so this error
         could not be sent and the adapter let the server abort the connection.
         """
+        if not self.logger.isEnabledFor(logging.ERROR):
+            return  # apps that silence this logger for on_error skip building the record
         error = response.error
         self.logger.error(
             "upstream failure after the response started (connection aborted): "
