@@ -192,6 +192,27 @@ def test_request_info_is_built_from_the_scope() -> None:
     assert request == gatewayerrors.RequestInfo("GET", "/p", "a=1", "text/html", "abc", scope)
 
 
+def test_a_custom_styles_non_latin1_header_does_not_break_the_answer() -> None:
+    def style(error: Any, fmt: Any, request: Any) -> tuple[str, bytes]:
+        return "text/plain; note=\u20ac", b"custom"
+
+    sent = run(GatewayErrorsMiddleware(raising(refused()), style=style), http_scope())
+    assert sent[0]["status"] == 502
+    assert headers_of(sent[0])[b"content-type"] == b"text/plain; note=?"
+    assert sent[1]["body"] == b"custom"
+
+
+def test_request_ids_never_enter_the_header_cache() -> None:
+    from gatewayerrors import asgi
+
+    app = GatewayErrorsMiddleware(raising(refused()))
+    for n in range(3):
+        sent = run(app, http_scope(headers=[(b"x-request-id", f"cache-{n}".encode())]))
+        assert headers_of(sent[0])[b"x-request-id"] == f"cache-{n}".encode()
+    assert not [pair for pair in asgi._ENCODED if pair[0] == "x-request-id"]
+    assert ("cache-control", "no-store") in asgi._ENCODED
+
+
 def test_unclassified_exception_is_reraised_untouched() -> None:
     exc = ValueError("a bug, not an upstream failure")
     sent: list[Message] = []
