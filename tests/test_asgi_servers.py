@@ -41,6 +41,13 @@ SETTINGS: dict[str, Any] = {
     "maintenance": MAINTENANCE.is_set,
 }
 READ_TIMEOUT = 0.4
+
+
+def connect_timeout(fault: str) -> float:
+    # Short only where the connect is meant to time out: name lookups may be slow in CI.
+    return 0.3 if fault == "connect_timeout" else 2.0
+
+
 # One client TLS context for every upstream call: loading the CA bundle per call costs ~20 ms.
 CLIENT_TLS = ssl.create_default_context()
 
@@ -59,6 +66,8 @@ def fault_urls(upstreams: Any) -> dict[str, str]:
         "reset": upstreams.reset_url,
         "close": upstreams.close_url,
         "garbage": upstreams.garbage_url,
+        "truncated": upstreams.truncated_url,
+        "connect_timeout": upstreams.connect_timeout_url,
         "tls": upstreams.tls_url,
         "dns": upstreams.dns_url,
         "unavailable": upstreams.status_url(503, retry_after="17"),
@@ -66,15 +75,15 @@ def fault_urls(upstreams: Any) -> dict[str, str]:
     }
 
 
-async def call_with(client: str, url: str) -> bytes:
+async def call_with(client: str, url: str, connect: float = 2.0) -> bytes:
     """GET ``url`` with a real async client; raise its own exception on failure."""
     if client == "httpx":
-        timeout = httpx.Timeout(2.0, read=READ_TIMEOUT)
+        timeout = httpx.Timeout(connect, read=READ_TIMEOUT)
         async with httpx.AsyncClient(timeout=timeout, verify=CLIENT_TLS) as http_client:
             response = await http_client.get(url)
             response.raise_for_status()
             return response.content
-    timeouts = aiohttp.ClientTimeout(total=None, sock_connect=2.0, sock_read=READ_TIMEOUT)
+    timeouts = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=READ_TIMEOUT)
     connector = aiohttp.TCPConnector(ssl=CLIENT_TLS)
     async with (
         aiohttp.ClientSession(
@@ -88,8 +97,8 @@ async def call_with(client: str, url: str) -> bytes:
 def starlette_app(urls: dict[str, str]) -> Starlette:
     async def fault(request: Request) -> Response:
         name = request.path_params["name"]
-        body = await call_with(request.query_params.get("client", "httpx"), urls[name])
-        return Response(body)
+        client = request.query_params.get("client", "httpx")
+        return Response(await call_with(client, urls[name], connect_timeout(name)))
 
     async def ok(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -131,7 +140,7 @@ def fastapi_app(urls: dict[str, str]) -> FastAPI:
 
     @app.api_route("/fault/{name}", methods=["GET", "HEAD"])
     async def fault(name: str, client: str = "httpx") -> Response:
-        return Response(await call_with(client, urls[name]))
+        return Response(await call_with(client, urls[name], connect_timeout(name)))
 
     @app.get("/sync-fault/{name}")
     def sync_fault(name: str) -> Response:  # runs in the threadpool
@@ -239,6 +248,8 @@ FAULTS = {
     "reset": (502, "connection_terminated", None),
     "close": (502, "connection_terminated", None),
     "garbage": (502, "http_protocol_error", None),
+    "truncated": (502, "http_response_incomplete", None),
+    "connect_timeout": (504, "connection_timeout", None),
     "tls": (502, "tls_certificate_error", None),
     "dns": (502, "dns_error", None),
     "unavailable": (503, "upstream_overloaded", "17"),
