@@ -20,6 +20,7 @@ Lifespan and unknown scope types pass straight through.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -197,10 +198,13 @@ class GatewayErrorsMiddleware:
             await translator.areport(response, exc, response_started=True)
             return False
         try:
-            if state == _WS_ACCEPTED:
-                await _close_websocket(send, response)
-            else:
-                await _deny_websocket(scope, send, response, self._request_id_name)
+            # A client that already left makes the server raise on send (uvicorn's
+            # ClientDisconnected is an OSError): nothing is left to tell it, the log still is.
+            with contextlib.suppress(OSError):
+                if state == _WS_ACCEPTED:
+                    await _close_websocket(send, response)
+                else:
+                    await _deny_websocket(scope, send, response, self._request_id_name)
         finally:
             await translator.areport(response, exc)
         return True

@@ -391,3 +391,20 @@ def test_websocket_maintenance_denies_the_handshake() -> None:
     sent = run(app, ws_scope({"websocket.http.response": {}}))
     assert sent[0]["type"] == "websocket.http.response.start"
     assert sent[0]["status"] == 503
+
+
+def test_websocket_client_gone_before_the_close_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def receive() -> Message:
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "websocket.close":
+            raise ConnectionResetError("client gone")  # what uvicorn raises: an OSError
+
+    accept = {"type": "websocket.accept"}
+    middleware = GatewayErrorsMiddleware(raising(refused(), before=[accept]))
+    with caplog.at_level(logging.ERROR, "gatewayerrors"):
+        asyncio.run(middleware(ws_scope(), receive, send))
+    assert [r.gatewayerrors_code for r in caplog.records] == ["connection_refused"]  # type: ignore[attr-defined]
