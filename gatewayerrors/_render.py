@@ -10,6 +10,7 @@ import html
 import re
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -22,6 +23,7 @@ __all__ = [
     "render_problem_json",
     "render_problem_xml",
     "render_text",
+    "uri_path",
     "xml_text",
 ]
 
@@ -29,6 +31,25 @@ PROBLEM_XML_NAMESPACE = "urn:ietf:rfc:7807"
 
 # Characters XML 1.0 forbids anywhere (§2.2); they are dropped, not escaped.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# RFC 3986 §3.3: a path is pchars and "/"; a "%" counts only as the start of a %XX escape.
+# The first pattern is the fast path (a plain path needs no work); "%" goes the slow way.
+_URI_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_NOT_URI_PATH = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="replace")
+
+
+def uri_path(path: str) -> str:
+    """``path`` as a URI reference (RFC 9457 ``instance``): other characters percent-encoded.
+
+    Existing ``%XX`` escapes are kept; spaces, quotes, non-ASCII text and lone surrogates
+    (which no encoder accepts) are escaped, so the value is valid in every format.
+    """
+    if _URI_PATH.fullmatch(path):
+        return path
+    return _NOT_URI_PATH.sub(_percent_encode, path)
 
 
 def reason_phrase(status: int) -> str:
@@ -48,7 +69,7 @@ def problem_members(failure: UpstreamFailure, type_base: str) -> dict[str, Any]:
         "detail": failure.detail,
     }
     if failure.instance is not None:
-        members["instance"] = failure.instance
+        members["instance"] = uri_path(failure.instance)
     members["code"] = failure.kind.code
     if failure.retry_after is not None:
         members["retry_after"] = failure.retry_after
