@@ -174,7 +174,7 @@ class Translator:
         if retry_after is not None:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
-            retry_after = self.settings.default_retry_after
+            retry_after = min(self.settings.default_retry_after, self._max_retry)
         request_id = None
         if self.settings.trust_request_id:
             request_id = valid_request_id(request.request_id)
