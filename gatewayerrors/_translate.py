@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
-from ._headers import clean_header_value, proxy_status, sf_string, valid_request_id
+from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import (
@@ -321,9 +321,8 @@ class Translator:
         error_type = error.kind.code if error.kind.rfc9209 else None
         if error_type is None and error.received_status is None:
             return None
-        details = sf_string(error.debug)[1:-1] if error.debug is not None else None
         return clean_header_value(
-            proxy_status(self.settings.service, error_type, error.received_status, details)
+            proxy_status(self.settings.service, error_type, error.received_status, error.debug)
         )
 
     def _fallback_error(self, code: str) -> UpstreamFailure:
