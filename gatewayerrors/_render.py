@@ -94,6 +94,8 @@ def xml_text(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if not text.isascii() or not text.isprintable():
         text = _XML_FORBIDDEN.sub("", text)
+        # Parsers turn CR and CRLF into LF (XML 1.0 §2.11); a character reference keeps it.
+        return html.escape(text, quote=True).replace("\r", "&#13;")
     return html.escape(text, quote=True)
 
 
