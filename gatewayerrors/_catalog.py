@@ -39,7 +39,7 @@ Codes are the RFC 9209 Proxy-Status error types wherever one fits, plus a few of
       51    http_upgrade_failed                  502
       52    http_protocol_error                  502
     The intermediary itself
-      60    proxy_internal_response              500
+      60    proxy_internal_response              500  (RFC 9209 recommends none)
       61    proxy_internal_error                 500
       62    proxy_configuration_error            500
       63    proxy_loop_detected                  502
@@ -380,8 +380,7 @@ _KINDS: tuple[ErrorKind, ...] = (
         60,
         500,
         "Answered by the gateway",
-        "The gateway answered this request itself, without contacting the service."
-        " (RFC 9209 recommends no status for this type; 500 is used when raised as an error.)",
+        "The gateway answered this request itself, without contacting the service.",
         _RETRY_LATER,
         retryable=False,
     ),

@@ -57,7 +57,8 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return max(0, int(value)) if value == value else None  # NaN check
+        # NaN is unreadable; infinity would make int() raise, so bound it like long digits.
+        return int(max(0, min(value, 10**11))) if value == value else None
     if isinstance(value, datetime):
         date = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     elif isinstance(value, (str, bytes)):

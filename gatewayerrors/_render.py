@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -25,6 +26,7 @@ __all__ = [
     "render_problem_json",
     "render_problem_xml",
     "render_text",
+    "uri_path",
     "xml_text",
 ]
 
@@ -32,6 +34,25 @@ PROBLEM_XML_NAMESPACE = "urn:ietf:rfc:7807"
 
 # Characters XML 1.0 forbids anywhere (§2.2); they are dropped, not escaped.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# RFC 3986 §3.3: a path is pchars and "/"; a "%" counts only as the start of a %XX escape.
+# The first pattern is the fast path (a plain path needs no work); "%" goes the slow way.
+_URI_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_NOT_URI_PATH = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="replace")
+
+
+def uri_path(path: str) -> str:
+    """``path`` as a URI reference (RFC 9457 ``instance``): other characters percent-encoded.
+
+    Existing ``%XX`` escapes are kept; spaces, quotes, non-ASCII text and lone surrogates
+    (which no encoder accepts) are escaped, so the value is valid in every format.
+    """
+    if _URI_PATH.fullmatch(path):
+        return path
+    return _NOT_URI_PATH.sub(_percent_encode, path)
 
 
 def reason_phrase(status: int) -> str:
@@ -51,7 +72,7 @@ def problem_members(failure: UpstreamFailure, type_base: str) -> dict[str, Any]:
         "detail": failure.detail,
     }
     if failure.instance is not None:
-        members["instance"] = failure.instance
+        members["instance"] = uri_path(failure.instance)
     members["code"] = failure.kind.code
     if failure.retry_after is not None:
         members["retry_after"] = failure.retry_after
@@ -97,7 +118,7 @@ class ProblemJsonRenderer:
             return render_problem_json(failure, self._type_base)
         parts = [constant[2]]
         if failure.instance is not None:
-            parts += (b',"instance":', orjson.dumps(failure.instance))
+            parts += (b',"instance":', orjson.dumps(uri_path(failure.instance)))
         parts.append(self._code_members[code])
         if failure.retry_after is not None:
             parts.append(b',"retry_after":%d' % failure.retry_after)
@@ -118,6 +139,8 @@ def xml_text(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if not text.isascii() or not text.isprintable():
         text = _XML_FORBIDDEN.sub("", text)
+        # Parsers turn CR and CRLF into LF (XML 1.0 §2.11); a character reference keeps it.
+        return html.escape(text, quote=True).replace("\r", "&#13;")
     return html.escape(text, quote=True)
 
 

@@ -71,8 +71,14 @@ class Settings:
         for code in self.overrides:
             if code not in catalog:
                 raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
-        if self.default_retry_after < 0 or self.max_retry_after < 0:
-            raise ValueError("retry-after settings must not be negative")
+        for name in ("default_retry_after", "max_retry_after", "maintenance_retry_after"):
+            value = getattr(self, name)
+            # Retry-After is delay-seconds, a non-negative integer (RFC 9110 §10.2.3): a float
+            # or a bool here would be sent as "1.5" or "True".
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int (seconds), not {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
         if not _HEADER_NAME.fullmatch(self.request_id_header):
             raise ValueError(
                 f"request_id_header is not a valid header name: {self.request_id_header!r}"

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
-from ._headers import clean_header_value, proxy_status, sf_string, valid_request_id
+from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import ProblemJsonRenderer, reason_phrase, render_problem_xml, render_text
@@ -119,6 +119,7 @@ class Translator:
         self._request_id_header = settings.request_id_header.lower()
         self._trust_request_id = settings.trust_request_id
         self._debug = settings.debug
+        self._default_retry = min(settings.default_retry_after, settings.max_retry_after)
         self._format_options = bool(settings.format_param) or settings.path_suffix
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
         self._json = ProblemJsonRenderer(
@@ -178,7 +179,7 @@ class Translator:
         if retry_after is not None:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
-            retry_after = self.settings.default_retry_after
+            retry_after = self._default_retry
         request_id = request.request_id
         if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
             request_id = None
@@ -335,9 +336,8 @@ class Translator:
         error_type = error.kind.code if error.kind.rfc9209 else None
         if error_type is None and error.received_status is None:
             return None
-        details = sf_string(error.debug)[1:-1] if error.debug is not None else None
         return clean_header_value(
-            proxy_status(self.settings.service, error_type, error.received_status, details)
+            proxy_status(self.settings.service, error_type, error.received_status, error.debug)
         )
 
     def _fallback_error(self, code: str) -> UpstreamFailure:
