@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 __all__ = ["Settings"]
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, with the default a production app wants.
@@ -65,10 +73,16 @@ class Settings:
     """Logger that gets one record per translated error."""
 
     def __post_init__(self) -> None:
-        for code in self.overrides:
+        for code, texts in self.overrides.items():
             if code not in catalog:
                 raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
-        if self.default_retry_after < 0 or self.max_retry_after < 0:
+            for key, text in texts.items():
+                if key not in ("title", "detail", "hint"):
+                    raise ValueError(f"overrides[{code!r}]: unknown key {key!r}")
+                # Checked here so that no renderer can fail on it later (lone surrogates).
+                if not isinstance(text, str) or not _encodable(text):
+                    raise ValueError(f"overrides[{code!r}][{key!r}] must be UTF-8 text")
+        if min(self.default_retry_after, self.max_retry_after, self.maintenance_retry_after) < 0:
             raise ValueError("retry-after settings must not be negative")
 
     @classmethod
