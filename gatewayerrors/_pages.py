@@ -18,7 +18,6 @@ import orjson
 
 from ._error import UpstreamFailure
 from ._render import problem_members, reason_phrase
-from ._templates import TemplateDirectory
 
 if TYPE_CHECKING:
     from ._settings import Settings
@@ -406,6 +405,8 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
             return builtin(error, request.method)
 
         return render_callable
+
+    from ._templates import TemplateDirectory  # only apps with a templates directory need it
 
     directory = TemplateDirectory(templates, logger)
 
