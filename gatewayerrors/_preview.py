@@ -198,16 +198,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m gatewayerrors preview",
         description="Write every error page and format to a folder, with an index.html gallery.",
     )
-    parser.add_argument("--out", default="gatewayerrors-preview", help="folder to write into")
     parser.add_argument(
-        "--templates", help="a templates directory, or module:callable (error, request) -> str"
+        "--out", metavar="DIR", default="gatewayerrors-preview", help="folder to write into"
     )
-    parser.add_argument("--style", help="problem (default), twitter, or module:callable")
     parser.add_argument(
-        "--overrides", help="per-code title/detail/hint: a JSON file, or inline JSON"
+        "--templates",
+        metavar="DIR|MODULE:FUNC",
+        help="a templates directory, or a callable (error, request) -> str",
     )
-    parser.add_argument("--type-base", help="prefix of the problem type URI")
-    parser.add_argument("--service", default="app", help="name in Proxy-Status")
+    parser.add_argument(
+        "--style", metavar="STYLE", help="problem (default), twitter, or MODULE:FUNC"
+    )
+    parser.add_argument(
+        "--overrides", metavar="JSON", help="per-code title/detail/hint: a JSON file or JSON text"
+    )
+    parser.add_argument("--type-base", metavar="URI", help="prefix of the problem type URI")
+    parser.add_argument("--service", metavar="NAME", default="app", help="name in Proxy-Status")
     parser.add_argument("--debug", action="store_true", help="show a sample exception")
     return parser
 
