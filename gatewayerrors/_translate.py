@@ -189,6 +189,9 @@ class Translator:
         detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
         upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
+        instance = request.path or None
+        if instance is not None and not instance.isascii():
+            instance = _safe_text(instance)
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,
@@ -202,7 +205,7 @@ class Translator:
                 upstream,
                 request_id,
                 evidence.received_status,
-                request.path or None,
+                instance,
                 debug,
             ),
         )
