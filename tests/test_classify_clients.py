@@ -481,6 +481,7 @@ BOTOCORE: list[tuple[str, int | None, str, int | None]] = [
     ("hang_url", None, "connection_read_timeout", None),
     ("reset_url", None, "connection_terminated", None),
     ("close_url", None, "connection_terminated", None),
+    ("garbage_url", None, "http_protocol_error", None),
     ("tls_url", None, "tls_certificate_error", None),
     ("dns_url", None, "dns_error", None),
     ("status_url", 503, "upstream_overloaded", 503),
