@@ -412,7 +412,8 @@ class Classifier:
         """Translate exceptions of class ``match`` (or for which predicate ``match`` is true).
 
         ``code`` is a catalog code; ``retry_after``, ``detail`` and ``upstream`` are used for
-        every exception this rule matches.
+        every exception this rule matches. A ``datetime`` retry-after counts down: it is turned
+        into seconds when an exception matches, not when the rule is registered.
         """
         if code not in catalog:
             raise ValueError(f"unknown gatewayerrors code: {code!r}")
@@ -420,6 +421,11 @@ class Classifier:
 
         def rule(exc: BaseException) -> Evidence:
             return evidence
+
+        if isinstance(retry_after, datetime):
+
+            def rule(exc: BaseException) -> Evidence:
+                return evidence._replace(retry_after=parse_retry_after(retry_after))
 
         if isinstance(match, type):
             if not issubclass(match, BaseException):

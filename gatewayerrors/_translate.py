@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 from collections.abc import Callable
 from random import getrandbits
 from typing import Any, NamedTuple
@@ -20,7 +21,7 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import ProblemJsonRenderer, reason_phrase, render_problem_xml, render_text
+from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
 from ._settings import Settings
 from ._styles import build_style
 
@@ -42,6 +43,7 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
+_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class RequestInfo(NamedTuple):
@@ -95,7 +97,9 @@ def _debug_text(exc: BaseException) -> str:
     except Exception:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
-    return text[:_MAX_DEBUG].encode("utf-8", "replace").decode("utf-8")
+    # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
+    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _safe_text(value: str) -> str:
@@ -122,10 +126,6 @@ class Translator:
         self._default_retry = min(settings.default_retry_after, settings.max_retry_after)
         self._format_options = bool(settings.format_param) or settings.path_suffix
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
-        self._json = ProblemJsonRenderer(
-            {code: (text.title, text.detail) for code, text in self._codes.items()},
-            self._type_base,
-        )
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
         self.maintenance_check = self._build_maintenance_check()
@@ -296,7 +296,7 @@ class Translator:
         if styled is not None:
             return styled
         if fmt is Format.JSON:
-            return _TEXT_TYPES[fmt], self._json(error)
+            return _TEXT_TYPES[fmt], render_problem_json(error, self._type_base)
         if fmt is Format.HTML:
             return _TEXT_TYPES[fmt], self._html(error, request)
         if fmt is Format.XML:
@@ -359,9 +359,12 @@ class Translator:
             ("content-type", "text/plain; charset=utf-8"),
             ("content-length", str(len(body))),
             ("cache-control", "no-store"),
+            ("vary", "Accept"),
         ]
         if isinstance(error.retry_after, int):
             headers.append(("retry-after", str(error.retry_after)))
+        if isinstance(error.request_id, str) and valid_request_id(error.request_id):
+            headers.append((self._request_id_header, error.request_id))
         if request.method == "HEAD":
             body = b""
         return ErrorResponse(status, headers, body, error)

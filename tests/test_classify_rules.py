@@ -375,3 +375,21 @@ def test_gaierror_is_not_an_errno_os_error() -> None:
 def test_every_built_in_rule_gives_a_catalog_code(key: tuple[str, str]) -> None:
     evidence = _BUILT_IN_RULES[key](Exception("bare"))
     assert evidence is None or evidence.code in catalog
+
+
+def test_a_registered_datetime_retry_after_counts_down() -> None:
+    class Paused(Exception):
+        pass
+
+    classifier = Classifier()
+    resume_at = datetime.now(timezone.utc) + timedelta(seconds=120)
+    classifier.register(Paused, "circuit_open", retry_after=resume_at)
+    first = classifier.classify(Paused())
+    assert first is not None
+    assert first.retry_after is not None
+    assert 118 <= first.retry_after <= 121
+    # Later matches see less time left: the date is converted when an exception matches.
+    later = classifier.classify(Paused())
+    assert later is not None
+    assert later.retry_after is not None
+    assert later.retry_after <= first.retry_after

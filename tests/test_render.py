@@ -240,7 +240,9 @@ def test_hostile_text_is_escaped_in_every_format(fmt: str) -> None:
         body = orjson.loads(response.body)
         assert body["detail"] == expected
         assert body["upstream"] == expected
-        assert body["exception"] == f"ServiceUnavailable: {expected}"
+        # Debug text loses control characters other than tab, CR and LF (terminal escapes).
+        debug_text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", expected)
+        assert body["exception"] == f"ServiceUnavailable: {debug_text}"
         assert URI_PATH.fullmatch(body["instance"])
     elif fmt == "xml":
         members = xml_members(response.body)
@@ -323,6 +325,14 @@ def test_instance_is_a_uri_path_for_any_path(path: str) -> None:
 
 
 # -- debug -------------------------------------------------------------------------------------
+
+
+def test_debug_text_drops_terminal_escapes_and_nul() -> None:
+    exc = ConnectionResetError(104, "\x1b[31mred\x1b[0m\x00 gone\tnow\r\nnext")
+    response = translate(exc, "text", Translator(debug=True))
+    assert b"\x1b" not in response.body
+    assert b"\x00" not in response.body
+    assert b"[31mred[0m gone\tnow\r\nnext" in response.body
 
 
 @pytest.mark.parametrize("fmt", list(ACCEPT))

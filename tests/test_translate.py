@@ -269,6 +269,9 @@ def assert_minimal(response: ErrorResponse, status: int) -> None:
     assert headers["cache-control"] == "no-store"
     assert response.body == f"{status} {HTTPStatus(status).phrase}\n".encode()
     assert headers["content-length"] == str(len(response.body))
+    assert headers["vary"] == "Accept"
+    # The request id survives the fallback, so the log line can still be found.
+    assert headers["x-request-id"] == response.error.request_id
 
 
 @pytest.mark.parametrize("accept", list(ACCEPTS.values()))
