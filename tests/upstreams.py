@@ -261,6 +261,9 @@ class _StatusHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         if "retry_after" in query:
             self.send_header("Retry-After", query["retry_after"][0])
+        if status in (204, 304):  # no content, by definition (RFC 9110 sections 15.3.5, 15.4.5)
+            self.end_headers()
+            return
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
