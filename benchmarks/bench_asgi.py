@@ -283,10 +283,11 @@ def report(results: dict[str, tuple[float, float]], rounds: int, number: int) ->
         f"{us(OURS_ERROR_LOGGED):.2f} µs; real handlers add their own cost.",
         "",
         "The happy path's only extra work over try/except is one closure per request that "
-        "records whether `http.response.start` went out (needed to never send a second "
-        "response); it returns the server's own awaitable instead of wrapping it in a "
-        "coroutine, which is why it costs less than the `async def` wrapper "
-        "ServerErrorMiddleware uses. A translated error does more than a plain 500: it walks "
+        "records whether `http.response.start` went out, so that a second response is never "
+        "started; it is a plain function returning the server's own awaitable rather than "
+        "an `async def` wrapper like ServerErrorMiddleware's (compare the two rows: the "
+        "difference is small and sometimes within noise). A translated error does more "
+        "than a plain 500: it walks "
         "the exception chain, negotiates the format, renders a problem body with seven "
         "headers and a request id; the plain 500 is a fixed 21-byte text, and its traceback "
         "is logged later by the server, outside this measurement (far costlier than our one "
