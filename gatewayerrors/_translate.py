@@ -27,12 +27,10 @@ from ._styles import build_style
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
-_TEXT_TYPES = {
-    Format.JSON: "application/problem+json",
-    Format.XML: "application/problem+xml",
-    Format.HTML: "text/html; charset=utf-8",
-    Format.TEXT: "text/plain; charset=utf-8",
-}
+_JSON_TYPE = "application/problem+json"
+_XML_TYPE = "application/problem+xml"
+_HTML_TYPE = "text/html; charset=utf-8"
+_TEXT_TYPE = "text/plain; charset=utf-8"
 _PARAM_FORMATS = {
     "json": Format.JSON,
     "xml": Format.XML,
@@ -295,13 +293,14 @@ class Translator:
         styled = self._style(error, fmt, request) if self._style is not None else None
         if styled is not None:
             return styled
+        # Identity tests, not a dict keyed by Format: Enum.__hash__ is Python code.
         if fmt is Format.JSON:
-            return _TEXT_TYPES[fmt], render_problem_json(error, self._type_base)
+            return _JSON_TYPE, render_problem_json(error, self._type_base)
         if fmt is Format.HTML:
-            return _TEXT_TYPES[fmt], self._html(error, request)
+            return _HTML_TYPE, self._html(error, request)
         if fmt is Format.XML:
-            return _TEXT_TYPES[fmt], render_problem_xml(error, self._type_base)
-        return _TEXT_TYPES[fmt], render_text(error)
+            return _XML_TYPE, render_problem_xml(error, self._type_base)
+        return _TEXT_TYPE, render_text(error)
 
     def _complete(
         self, error: UpstreamFailure, request: RequestInfo, content_type: str, body: bytes
