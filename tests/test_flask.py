@@ -21,6 +21,12 @@ pytestmark = pytest.mark.server
 PROBLEM_JSON = "application/problem+json"
 
 
+@pytest.fixture(scope="module")
+def hx() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
 class CatalogError(Exception):
     """An app's own exception that wraps the client's (its class is unknown to the classifier)."""
 
@@ -144,9 +150,14 @@ def test_real_upstream_failures_match_the_core(
     ],
 )
 def test_accept_negotiation(
-    base_url: str, upstreams: Any, translator: Translator, accept: str, content_type: str
+    base_url: str,
+    upstreams: Any,
+    translator: Translator,
+    accept: str,
+    content_type: str,
+    hx: httpx.Client,
 ) -> None:
-    response = httpx.get(
+    response = hx.get(
         f"{base_url}/fault/refused", headers={"Accept": accept, "X-Request-Id": "n1"}, timeout=5
     )
     assert response.status_code == 502

@@ -36,6 +36,12 @@ pytestmark = pytest.mark.server
 PROBLEM_JSON = "application/problem+json"
 
 
+@pytest.fixture(scope="module")
+def hx() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
 class TrackedBody:
     """An app body that records ``close()`` and may fail while iterated."""
 
@@ -129,13 +135,13 @@ def expected_body(
 # -- happy path ----------------------------------------------------------------------------
 
 
-def test_happy_path_passes_through(base_url: str) -> None:
+def test_happy_path_passes_through(base_url: str, hx: httpx.Client) -> None:
     with requests.Session() as session:
         response = session.get(f"{base_url}/ok", timeout=5)
         assert (response.status_code, response.text) == (200, "hello")
         response = session.get(f"{base_url}/stream", timeout=5)
         assert (response.status_code, response.text) == (200, "hello")
-    assert httpx.get(f"{base_url}/file", timeout=5).text == "file body"
+    assert hx.get(f"{base_url}/file", timeout=5).text == "file body"
 
 
 def test_list_and_file_wrapper_bodies_are_returned_unchanged() -> None:
@@ -199,10 +205,10 @@ def test_real_upstream_failures(
                 assert response.headers["retry-after"] == "7"
 
 
-def test_status_codes_by_failure_kind(base_url: str) -> None:
+def test_status_codes_by_failure_kind(base_url: str, hx: httpx.Client) -> None:
     expected = {"refused": 502, "hang": 504, "tls": 502, "dns": 502, "503": 503, "500": 502}
     for fault, status in expected.items():
-        response = httpx.get(f"{base_url}/fault/{fault}", timeout=5)
+        response = hx.get(f"{base_url}/fault/{fault}", timeout=5)
         assert response.status_code == status, fault
     assert response.headers["proxy-status"] == "catalog; received-status=500"
 
@@ -218,12 +224,17 @@ def test_status_codes_by_failure_kind(base_url: str) -> None:
     ],
 )
 def test_accept_negotiation(
-    base_url: str, upstreams: Any, translator: Translator, accept: str | None, content_type: str
+    base_url: str,
+    upstreams: Any,
+    translator: Translator,
+    accept: str | None,
+    content_type: str,
+    hx: httpx.Client,
 ) -> None:
     headers = {"X-Request-Id": "neg-1"}
     if accept is not None:
         headers["Accept"] = accept
-    response = httpx.get(f"{base_url}/fault/refused", headers=headers, timeout=5)
+    response = hx.get(f"{base_url}/fault/refused", headers=headers, timeout=5)
     assert response.status_code == 502
     assert response.headers["content-type"] == content_type
     exc = upstream_exception(upstreams, "refused")
@@ -300,11 +311,13 @@ def test_streamed_body_failing_before_any_byte_gets_an_answer(
     wait_closed(closed, path)
 
 
-def test_streamed_body_failing_late_aborts_the_response(base_url: str, closed: list[str]) -> None:
+def test_streamed_body_failing_late_aborts_the_response(
+    base_url: str, closed: list[str], hx: httpx.Client
+) -> None:
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{base_url}/stream-fault-late", timeout=5)
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.get(f"{base_url}/stream-fault-late", timeout=5)
+        hx.get(f"{base_url}/stream-fault-late", timeout=5)
     raw = raw_request(base_url, b"GET /stream-fault-late HTTP/1.1\r\nHost: t\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
@@ -377,13 +390,13 @@ def test_on_error_hook_and_log(upstreams: Any, caplog: pytest.LogCaptureFixture)
     assert sum("connection_refused" in r.getMessage() for r in caplog.records) == 2
 
 
-def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any) -> None:
+def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any, hx: httpx.Client) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         call_upstream(upstreams, "refused")
         return []
 
     with serve_wsgi(GatewayErrorsWSGIMiddleware(app)) as url:
-        response = httpx.get(f"{url}/caf%C3%A9", timeout=5)
+        response = hx.get(f"{url}/caf%C3%A9", timeout=5)
     assert response.json()["instance"] == "/caf\u00e9"
     captured: list[str] = []
     body = GatewayErrorsWSGIMiddleware(app)(
