@@ -380,7 +380,8 @@ _KINDS: tuple[ErrorKind, ...] = (
         60,
         500,
         "Answered by the gateway",
-        "The gateway answered this request itself, without contacting the service.",
+        "The gateway answered this request itself, without contacting the service."
+        " (RFC 9209 recommends no status for this type; 500 is used when raised as an error.)",
         _RETRY_LATER,
         retryable=False,
     ),

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import NamedTuple
 
 from werkzeug.http import parse_date
 
@@ -46,7 +46,6 @@ TIMEOUT_GENERIC = 200
 
 _MAX_LINKS = 32
 _CACHE_LIMIT = 1024
-_MISSING: Any = object()
 
 
 def parse_retry_after(value: object, now: float | None = None) -> int | None:
@@ -302,24 +301,14 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
 _BUILT_IN_RULES: Mapping[tuple[str, str], Rule] = _built_in_rules()
 
 
-def _linked(exc: BaseException) -> list[BaseException]:
-    """The exceptions one link points at, outermost evidence first."""
-    found: list[BaseException] = []
-    for attr in ("reason", "os_error"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, BaseException):
-            found.append(value)
-    members = getattr(exc, "exceptions", None)
-    if isinstance(members, (tuple, list)):
-        found.extend(m for m in members if isinstance(m, BaseException))
-    for arg in exc.args:
-        if isinstance(arg, BaseException):
-            found.append(arg)
-    if exc.__cause__ is not None:
-        found.append(exc.__cause__)
-    if exc.__context__ is not None and exc.__context__ is not exc.__cause__:
-        found.append(exc.__context__)
-    return found
+# Where clients keep the exception they wrap: set on the instance (urllib3's MaxRetryError.reason,
+# urllib's URLError.reason) or exposed by the class (aiohttp's os_error, ExceptionGroup.exceptions).
+_LINK_ATTRIBUTES = ("reason", "os_error", "exceptions")
+
+
+class _TypeInfo(NamedTuple):
+    rule: Rule | None
+    class_links: tuple[str, ...]
 
 
 class Classifier:
@@ -332,7 +321,7 @@ class Classifier:
         self._rules: dict[tuple[str, str], Rule] = dict(_BUILT_IN_RULES) if built_ins else {}
         self._user_types: list[tuple[type[BaseException], Rule]] = []
         self._predicates: list[tuple[Callable[[BaseException], bool], Rule]] = []
-        self._cache: dict[type[BaseException], Rule | None] = {}
+        self._cache: dict[type[BaseException], _TypeInfo] = {}
 
     def register(
         self,
@@ -376,8 +365,17 @@ class Classifier:
                 return found
         return None
 
-    def evidence(self, exc: BaseException) -> Evidence | None:
-        """Evidence for a single exception, ignoring its chain."""
+    def _type_info(self, cls: type[BaseException]) -> _TypeInfo:
+        info = self._cache.get(cls)
+        if info is None:
+            class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
+            info = _TypeInfo(self._rule_for(cls), class_links)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[cls] = info
+        return info
+
+    def _evidence(self, exc: BaseException, rule: Rule | None) -> Evidence | None:
         for predicate, user_rule in self._predicates:
             try:
                 matched = predicate(exc)
@@ -385,13 +383,6 @@ class Classifier:
                 matched = False
             if matched:
                 return user_rule(exc)
-        cls = type(exc)
-        rule: Rule | None = self._cache.get(cls, _MISSING)
-        if rule is _MISSING:
-            rule = self._rule_for(cls)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[cls] = rule
         if rule is None:
             return None
         try:
@@ -399,20 +390,57 @@ class Classifier:
         except Exception:  # a hostile exception object must not break classification
             return None
 
+    def evidence(self, exc: BaseException) -> Evidence | None:
+        """Evidence for a single exception, ignoring its chain."""
+        return self._evidence(exc, self._type_info(type(exc)).rule)
+
     def classify(self, exc: BaseException) -> Evidence | None:
         """The most specific evidence along the exception's chain, or None if none is found."""
-        best = self.evidence(exc)
-        pending = _linked(exc)
-        if not pending:
-            return best
-        visited = 1
-        while pending and visited < _MAX_LINKS:
-            link = pending.pop(0)
-            visited += 1
-            found = self.evidence(link)
+        # This runs on every translated error: it is written for speed (no helper calls per
+        # link, identity membership on a short list instead of a set of ids).
+        best: Evidence | None = None
+        chain: list[BaseException] = [exc]
+        cached = self._cache.get
+        predicates = self._predicates
+        index = 0
+        # Breadth-first, so that on equal specificity the outermost evidence wins.
+        while index < len(chain) and index < _MAX_LINKS:
+            link = chain[index]
+            index += 1
+            info = cached(type(link)) or self._type_info(type(link))
+            rule = info.rule
+            found = None
+            if predicates:
+                found = self._evidence(link, rule)
+            elif rule is not None:
+                try:
+                    found = rule(link)
+                except Exception:  # a hostile exception object must not break classification
+                    found = None
             if found is not None and (best is None or found.specificity > best.specificity):
                 best = found
-            pending.extend(_linked(link))
+            for arg in link.args:
+                if isinstance(arg, BaseException) and arg not in chain:
+                    chain.append(arg)
+            if info.class_links:
+                for name in info.class_links:
+                    value = getattr(link, name, None)
+                    members = value if isinstance(value, (tuple, list)) else (value,)
+                    for member in members:  # an exception group has several
+                        if isinstance(member, BaseException) and member not in chain:
+                            chain.append(member)
+            instance = link.__dict__
+            if instance:
+                for name in _LINK_ATTRIBUTES:
+                    value = instance.get(name)
+                    if isinstance(value, BaseException) and value not in chain:
+                        chain.append(value)
+            cause = link.__cause__
+            if cause is not None and cause not in chain:
+                chain.append(cause)
+            context = link.__context__
+            if context is not None and context not in chain:
+                chain.append(context)
         return best
 
     def known_exception_classes(self) -> list[type[BaseException]]:

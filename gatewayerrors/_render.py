@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 
+from ._catalog import catalog
 from ._error import UpstreamFailure
 
 __all__ = [
+    "ProblemJsonRenderer",
     "problem_members",
     "reason_phrase",
     "render_html_minimal",
@@ -66,6 +69,48 @@ def problem_members(failure: UpstreamFailure, type_base: str) -> dict[str, Any]:
 def render_problem_json(failure: UpstreamFailure, type_base: str) -> bytes:
     """``application/problem+json`` body."""
     return orjson.dumps(problem_members(failure, type_base))
+
+
+class ProblemJsonRenderer:
+    """:func:`render_problem_json` with each kind's constant members serialised up front.
+
+    Produces the same bytes; only the members that vary per request are serialised per error.
+    """
+
+    __slots__ = ("_code_members", "_constant", "_type_base")
+
+    def __init__(self, texts: Mapping[str, tuple[str, str]], type_base: str) -> None:
+        """``texts`` maps each code to the (title, detail) this app shows for it by default."""
+        self._type_base = type_base
+        self._constant: dict[tuple[str, int], tuple[str, str, bytes]] = {}
+        for code, (title, detail) in texts.items():
+            status = catalog[code].status
+            head = {"type": type_base + code, "title": title, "status": status, "detail": detail}
+            self._constant[code, status] = (title, detail, orjson.dumps(head)[:-1])
+        self._code_members = {code: b',"code":' + orjson.dumps(code) for code in texts}
+
+    def __call__(self, failure: UpstreamFailure) -> bytes:
+        """The ``application/problem+json`` body for ``failure``."""
+        code = failure.kind.code
+        constant = self._constant.get((code, failure.status))
+        if constant is None or failure.title != constant[0] or failure.detail != constant[1]:
+            return render_problem_json(failure, self._type_base)
+        parts = [constant[2]]
+        if failure.instance is not None:
+            parts += (b',"instance":', orjson.dumps(failure.instance))
+        parts.append(self._code_members[code])
+        if failure.retry_after is not None:
+            parts.append(b',"retry_after":%d' % failure.retry_after)
+        if failure.upstream is not None:
+            parts += (b',"upstream":', orjson.dumps(failure.upstream))
+        if failure.received_status is not None:
+            parts.append(b',"upstream_status":%d' % failure.received_status)
+        if failure.request_id is not None:
+            parts += (b',"request_id":', orjson.dumps(failure.request_id))
+        if failure.debug is not None:
+            parts += (b',"exception":', orjson.dumps(failure.debug))
+        parts.append(b"}")
+        return b"".join(parts)
 
 
 def xml_text(value: object) -> str:

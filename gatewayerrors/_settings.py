@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from ._classify import Classifier
 
 __all__ = ["Settings"]
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class Settings:
                 raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
         if self.default_retry_after < 0 or self.max_retry_after < 0:
             raise ValueError("retry-after settings must not be negative")
+        if not _HEADER_NAME.fullmatch(self.request_id_header):
+            raise ValueError(
+                f"request_id_header is not a valid header name: {self.request_id_header!r}"
+            )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._error import UpstreamFailure
+from ._headers import clean_header_value
 from ._negotiate import Format
 from ._render import xml_text
 
@@ -54,7 +55,7 @@ def _user_style(style: Callable[..., Any]) -> Style:
             body = body.encode("utf-8")
         if not isinstance(content_type, str) or not isinstance(body, bytes):
             raise TypeError("a style must return (content_type: str, body: bytes | str)")
-        return content_type, body
+        return clean_header_value(content_type), body
 
     return render
 

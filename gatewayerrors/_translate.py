@@ -11,6 +11,7 @@ import inspect
 import logging
 import os
 from collections.abc import Callable
+from random import getrandbits
 from typing import Any, NamedTuple
 
 from ._catalog import ErrorKind, catalog
@@ -19,12 +20,7 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, sf_string, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import (
-    reason_phrase,
-    render_problem_json,
-    render_problem_xml,
-    render_text,
-)
+from ._render import ProblemJsonRenderer, reason_phrase, render_problem_xml, render_text
 from ._settings import Settings
 from ._styles import build_style
 
@@ -44,6 +40,7 @@ _PARAM_FORMATS = {
     "txt": Format.TEXT,
 }
 _FALSE = ("", "0", "false", "no", "off")
+_new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
 
 
@@ -120,7 +117,14 @@ class Translator:
         self._type_base = settings.type_base
         self._max_retry = settings.max_retry_after
         self._request_id_header = settings.request_id_header.lower()
+        self._trust_request_id = settings.trust_request_id
+        self._debug = settings.debug
+        self._format_options = bool(settings.format_param) or settings.path_suffix
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
+        self._json = ProblemJsonRenderer(
+            {code: (text.title, text.detail) for code, text in self._codes.items()},
+            self._type_base,
+        )
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
         self.maintenance_check = self._build_maintenance_check()
@@ -175,26 +179,31 @@ class Translator:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
             retry_after = self.settings.default_retry_after
-        request_id = None
-        if self.settings.trust_request_id:
-            request_id = valid_request_id(request.request_id)
+        request_id = request.request_id
+        if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
+            request_id = None
         if request_id is None:
-            request_id = os.urandom(16).hex()
+            # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
+            request_id = f"{getrandbits(128):032x}"
         detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
         upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
-        debug = _debug_text(exc) if self.settings.debug and exc is not None else None
-        return UpstreamFailure(
-            kind,
-            status,
-            text.title,
-            detail,
-            text.hint,
-            retry_after,
-            upstream,
-            request_id,
-            evidence.received_status,
-            request.path or None,
-            debug,
+        debug = _debug_text(exc) if self._debug and exc is not None else None
+        # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
+        return _new_failure(
+            UpstreamFailure,
+            (
+                kind,
+                status,
+                text.title,
+                detail,
+                text.hint,
+                retry_after,
+                upstream,
+                request_id,
+                evidence.received_status,
+                request.path or None,
+                debug,
+            ),
         )
 
     # -- the whole path --------------------------------------------------------------------
@@ -252,6 +261,8 @@ class Translator:
 
     def choose_format(self, request: RequestInfo) -> Format:
         """The response format: an enabled ``format`` parameter or path suffix, else Accept."""
+        if not self._format_options:
+            return negotiate(request.accept)
         settings = self.settings
         if settings.format_param and request.query:
             value = _query_value(request.query, settings.format_param)
@@ -281,7 +292,7 @@ class Translator:
         if styled is not None:
             return styled
         if fmt is Format.JSON:
-            return _TEXT_TYPES[fmt], render_problem_json(error, self._type_base)
+            return _TEXT_TYPES[fmt], self._json(error)
         if fmt is Format.HTML:
             return _TEXT_TYPES[fmt], self._html(error, request)
         if fmt is Format.XML:
@@ -299,7 +310,10 @@ class Translator:
         ]
         if error.retry_after is not None:
             headers.append(("retry-after", str(error.retry_after)))
-        proxy = self._proxy_status(error)
+        if error.received_status is None and error.debug is None:
+            proxy = self._codes[error.kind.code].proxy_status
+        else:
+            proxy = self._proxy_status(error)
         if proxy is not None:
             headers.append(("proxy-status", proxy))
         if error.request_id is not None:
@@ -312,7 +326,7 @@ class Translator:
                 status = 200
         if request.method == "HEAD":
             body = b""
-        return ErrorResponse(status, headers, body, error)
+        return _new_response(ErrorResponse, (status, headers, body, error))
 
     def _proxy_status(self, error: UpstreamFailure) -> str | None:
         base = self._codes[error.kind.code].proxy_status
