@@ -60,6 +60,21 @@ class TrackedBody:
         self.closed.append(self.name)
 
 
+def generator_body(upstreams: Any, closed: list[str], path: str) -> Iterator[bytes]:
+    """A generator body (the middleware guards these without a class instance)."""
+    try:
+        if path == "/gen/ok":
+            yield b"hel"
+            yield b"lo"
+            return
+        if path == "/gen/late":
+            yield b"partial"
+        call_upstream(upstreams, "refused")
+        yield b"unreachable"
+    finally:
+        closed.append(path)
+
+
 def make_app(upstreams: Any, closed: list[str]) -> Callable[..., Iterable[bytes]]:
     """A plain WSGI app whose routes fail in every way PEP 3333 allows."""
 
@@ -87,6 +102,8 @@ def make_app(upstreams: Any, closed: list[str]) -> Callable[..., Iterable[bytes]
             start_response("200 OK", ok)
             return environ["wsgi.file_wrapper"](io.BytesIO(b"file body"))  # type: ignore[no-any-return]
         start_response("200 OK", ok)
+        if path.startswith("/gen/"):
+            return generator_body(upstreams, closed, path)
         refused = upstream_exception(upstreams, "refused")
         bodies: dict[str, list[bytes | Exception]] = {
             "/stream": [b"hel", b"lo"],
@@ -333,6 +350,29 @@ def test_write_callable_then_failure_aborts(base_url: str) -> None:
     assert b"partial" in raw
     assert b"problem" not in raw
     assert not raw.endswith(b"0\r\n\r\n")
+
+
+def test_generator_bodies(base_url: str, closed: list[str]) -> None:
+    ok = requests.get(f"{base_url}/gen/ok", timeout=5)
+    assert (ok.status_code, ok.text) == (200, "hello")
+    early = requests.get(f"{base_url}/gen/early", headers={"Accept": "text/plain"}, timeout=5)
+    assert (early.status_code, early.text[:3]) == (502, "502")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{base_url}/gen/late", timeout=5)
+    for path in ("/gen/ok", "/gen/early", "/gen/late"):
+        wait_closed(closed, path)
+
+
+def test_closing_a_guarded_generator_closes_the_app_generator() -> None:
+    closed: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        return generator_body(None, closed, "/gen/ok")
+
+    body = GatewayErrorsWSGIMiddleware(app)({}, lambda *a: None)
+    assert next(iter(body)) == b"hel"
+    body.close()  # type: ignore[attr-defined]
+    assert closed == ["/gen/ok"]
 
 
 def test_streamed_unclassified_failure_propagates(base_url: str, closed: list[str]) -> None:
