@@ -331,6 +331,19 @@ def test_maintenance_and_suppress_response_codes(base_url: str) -> None:
     assert requests.get(f"{base_url}/ok", timeout=5).status_code == 200
 
 
+def test_async_on_error_hook_runs(base_url: str) -> None:
+    from django.test import override_settings
+
+    seen: list[str] = []
+
+    async def on_error(error: Any, exc: BaseException) -> None:
+        seen.append(error.code)
+
+    with override_settings(GATEWAYERRORS={"on_error": on_error}):
+        assert requests.get(f"{base_url}/fault/refused", timeout=5).status_code == 502
+    assert seen == ["connection_refused"]
+
+
 def test_streamed_body_under_wsgi(wsgi_url: str) -> None:
     early = requests.get(f"{wsgi_url}/stream/early", timeout=5)
     assert (early.status_code, early.json()["code"]) == (502, "connection_refused")
