@@ -26,9 +26,20 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
-from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
+from django.core.exceptions import (  # type: ignore[import-untyped]
+    BadRequest,
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
 from django.core.signals import got_request_exception, setting_changed  # type: ignore[import-untyped]
-from django.http import HttpRequest, HttpResponse, HttpResponseBase  # type: ignore[import-untyped]
+from django.http import (  # type: ignore[import-untyped]
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+)
+from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
 from django.utils.log import log_response  # type: ignore[import-untyped]
 
 from ._error import UpstreamFailure
@@ -48,6 +59,10 @@ SETTINGS_NAME = "GATEWAYERRORS"
 """The Django setting (a dict) that holds the options."""
 
 _translator: Translator | None = None
+
+# Exceptions that are Django's own answers (404, 403, 400): raised in an ``except`` block for an
+# upstream failure, they still mean what the view said, not the failure in their context.
+_DJANGO_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
 
 
 def get_translator() -> Translator:
@@ -109,6 +124,8 @@ def response_for_exception(request: HttpRequest, exc: BaseException) -> HttpResp
 
     What the middleware and the DRF handler use: call it from your own exception handler.
     """
+    if isinstance(exc, _DJANGO_ANSWERS):
+        return None
     translator = get_translator()
     settings = translator.settings
     response = translator.translate(exc, request_info(request, settings.request_id_header))
@@ -187,20 +204,23 @@ class GatewayErrorsMiddleware:
 
 
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
-    """A Django REST framework ``EXCEPTION_HANDLER``: upstream failures answered here (with the
-    transaction marked for rollback, as DRF does), everything else by DRF's default handler.
+    """A Django REST framework ``EXCEPTION_HANDLER``: DRF's default handler first (its own
+    exceptions stay its answers), then upstream failures, with the transaction marked for
+    rollback as DRF does.
     """
     from rest_framework.views import exception_handler, set_rollback  # type: ignore[import-untyped]
 
+    result: HttpResponseBase | None = exception_handler(exc, context)
+    if result is not None:
+        return result
     request = context.get("request")
     django_request = getattr(request, "_request", request)
-    if isinstance(django_request, HttpRequest):
-        response = response_for_exception(django_request, exc)
-        if response is not None:
-            set_rollback()
-            return response
-    result: HttpResponseBase | None = exception_handler(exc, context)
-    return result
+    if not isinstance(django_request, HttpRequest):
+        return None
+    response = response_for_exception(django_request, exc)
+    if response is not None:
+        set_rollback()
+    return response
 
 
 def django_template(

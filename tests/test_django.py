@@ -92,7 +92,7 @@ def configure_django() -> None:
 
 
 def build_urlconf() -> types.ModuleType:
-    from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+    from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
     from django.urls import path
     from rest_framework.exceptions import NotFound
     from rest_framework.response import Response
@@ -112,6 +112,13 @@ def build_urlconf() -> types.ModuleType:
 
     def own(request: HttpRequest) -> HttpResponse:
         raise ServiceUnavailable(code="circuit_open", retry_after=30, upstream="payments")
+
+    def not_found_after_failure(request: HttpRequest) -> HttpResponse:
+        try:
+            call_upstream(_upstreams, "refused")
+        except requests.ConnectionError:
+            raise Http404("no such product")  # noqa: B904 - the context is the point
+        return HttpResponse("unreachable")
 
     def unclassified(request: HttpRequest) -> HttpResponse:
         raise ValueError("a bug, not an upstream failure")
@@ -136,7 +143,11 @@ def build_urlconf() -> types.ModuleType:
 
     class DrfNotFound(APIView):  # type: ignore[misc]
         def get(self, request: Any) -> Response:
-            raise NotFound()
+            try:
+                call_upstream(_upstreams, "refused")
+            except requests.ConnectionError:
+                raise NotFound()  # noqa: B904 - DRF's answer, whatever its context
+            return Response({})
 
     urls = types.ModuleType(URLCONF)
     urls.urlpatterns = [  # type: ignore[attr-defined]
@@ -146,6 +157,7 @@ def build_urlconf() -> types.ModuleType:
         path("async-fault/<str:name>", async_fault),
         path("own", own),
         path("unclassified", unclassified),
+        path("not-found-after-failure", not_found_after_failure),
         path("stream/<str:when>", stream),
         path("drf/fault/<str:name>", DrfFault.as_view()),
         path("drf-default/fault/<str:name>", DrfDefaultHandler.as_view()),
@@ -279,6 +291,10 @@ def test_django_404_and_500_are_untouched(base_url: str) -> None:
     not_found = requests.get(f"{base_url}/nowhere", timeout=5)
     assert not_found.status_code == 404
     assert "<h1>Not Found</h1>" in not_found.text
+    # Http404 raised while handling an upstream failure is still the view's 404.
+    after_failure = requests.get(f"{base_url}/not-found-after-failure", timeout=5)
+    assert after_failure.status_code == 404
+    assert "<h1>Not Found</h1>" in after_failure.text
     error = requests.get(f"{base_url}/unclassified", timeout=5)
     assert error.status_code == 500
     assert error.headers["content-type"] == "text/html; charset=utf-8"

@@ -63,6 +63,14 @@ def create_app(upstreams: Any, **options: Any) -> Flask:
     def late() -> str:
         raise LateError("registered after init_app")
 
+    @app.get("/not-found-after-failure")
+    def not_found_after_failure() -> str:
+        try:
+            call_upstream(upstreams, "refused")
+        except requests.ConnectionError:
+            abort(404)
+        return "unreachable"
+
     @app.get("/unclassified")
     def unclassified() -> str:
         raise ValueError("a bug, not an upstream failure")
@@ -206,6 +214,10 @@ def test_flask_404_and_500_are_untouched(base_url: str, app: Flask) -> None:
     not_found = requests.get(f"{base_url}/nowhere", timeout=5)
     assert not_found.status_code == 404
     assert not_found.text == plain.test_client().get("/nowhere").text
+    # abort(404) while handling an upstream failure is still the view's 404.
+    after_failure = requests.get(f"{base_url}/not-found-after-failure", timeout=5)
+    assert after_failure.status_code == 404
+    assert after_failure.text == not_found.text
     for path in ("/unclassified", "/abort500", "/local-file"):
         response = requests.get(f"{base_url}{path}", timeout=5)
         assert response.status_code == 500, path
