@@ -16,6 +16,7 @@ from ._classify import Classifier, default_classifier, parse_retry_after, regist
 from ._error import Evidence, UpstreamFailure
 from ._exceptions import BadGateway, GatewayError, GatewayTimeout, ServiceUnavailable
 from ._negotiate import Format, negotiate
+from ._pages import PageContext, page_context
 from ._settings import Settings
 from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
 
@@ -33,6 +34,7 @@ __all__ = [
     "GatewayErrorsMiddleware",
     "GatewayErrorsWSGIMiddleware",
     "GatewayTimeout",
+    "PageContext",
     "RequestInfo",
     "ServiceUnavailable",
     "Settings",
@@ -42,6 +44,7 @@ __all__ = [
     "catalog",
     "default_classifier",
     "negotiate",
+    "page_context",
     "parse_retry_after",
     "register",
     "websocket_close_code",

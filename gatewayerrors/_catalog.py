@@ -39,7 +39,7 @@ Codes are the RFC 9209 Proxy-Status error types wherever one fits, plus a few of
       51    http_upgrade_failed                  502
       52    http_protocol_error                  502
     The intermediary itself
-      60    proxy_internal_response              500
+      60    proxy_internal_response              500  (RFC 9209 recommends none)
       61    proxy_internal_error                 500
       62    proxy_configuration_error            500
       63    proxy_loop_detected                  502
@@ -380,8 +380,7 @@ _KINDS: tuple[ErrorKind, ...] = (
         60,
         500,
         "Answered by the gateway",
-        "The gateway answered this request itself, without contacting the service."
-        " (RFC 9209 recommends no status for this type; 500 is used when raised as an error.)",
+        "The gateway answered this request itself, without contacting the service.",
         _RETRY_LATER,
         retryable=False,
     ),
@@ -433,7 +432,7 @@ _KINDS: tuple[ErrorKind, ...] = (
         503,
         "Upstream overloaded",
         "The service this request depends on is overloaded and asked us to back off.",
-        "Wait for the time given in Retry-After, then try again.",
+        "Wait a little while, then try again.",
         rfc9209=False,
         peers="Twitter API 503 (over capacity)",
     ),
@@ -465,7 +464,7 @@ _KINDS: tuple[ErrorKind, ...] = (
         503,
         "Upstream temporarily disabled",
         "Calls to the service this request depends on are paused after repeated failures.",
-        "Wait for the time given in Retry-After, then try again.",
+        "Wait a little while, then try again.",
         rfc9209=False,
         peers="Envoy UO (circuit breaker)",
     ),
@@ -475,7 +474,7 @@ _KINDS: tuple[ErrorKind, ...] = (
         503,
         "Down for maintenance",
         "The service is down for scheduled maintenance.",
-        "Come back after the time given in Retry-After.",
+        "Please come back when the maintenance is over.",
         rfc9209=False,
         peers="Twitter API 502 (being upgraded)",
     ),

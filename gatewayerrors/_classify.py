@@ -15,6 +15,7 @@ wins, and on a tie the outermost.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import sys
 import time
@@ -58,7 +59,8 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return max(0, int(value)) if value == value else None  # NaN check
+        # NaN is unreadable; infinity would make int() raise, so bound it like long digits.
+        return int(max(0, min(value, 10**11))) if value == value else None
     if isinstance(value, datetime):
         date = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     elif isinstance(value, (str, bytes)):
@@ -113,7 +115,31 @@ def _response_status(exc: BaseException) -> Evidence | None:
 
 
 def _aiohttp_status(exc: BaseException) -> Evidence | None:
+    # aiohttp reports a response it could not parse as ClientResponseError(status=400) raised
+    # from an ``aiohttp.http_exceptions`` error: that 400 is aiohttp's, not the upstream's.
+    if type(exc.__cause__).__module__.startswith("aiohttp.http_exceptions"):
+        return None
     return _from_status(getattr(exc, "status", None), getattr(exc, "headers", None))
+
+
+_TOO_MANY_STATUS = re.compile(r"too many (\d{3}) error responses")
+
+
+def _urllib3_response_error(exc: BaseException) -> Evidence:
+    # urllib3's Retry(status_forcelist=...) gives up with ResponseError("too many 503 error
+    # responses"): the status is only in the message (no headers, so no Retry-After).
+    found = _TOO_MANY_STATUS.search(str(exc))
+    evidence = _from_status(int(found.group(1)), None) if found else None
+    return evidence or Evidence("upstream_error", CLIENT_GENERIC)
+
+
+def _botocore_client_error(exc: BaseException) -> Evidence | None:
+    # botocore.exceptions.ClientError: the upstream answered; its status is in the metadata.
+    response = getattr(exc, "response", None)
+    metadata = response.get("ResponseMetadata") if isinstance(response, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    return _from_status(metadata.get("HTTPStatusCode"), metadata.get("HTTPHeaders"))
 
 
 def _urllib_status(exc: BaseException) -> Evidence | None:
@@ -175,6 +201,15 @@ def _ssl_error(exc: BaseException) -> Evidence:
     return Evidence("tls_protocol_error", CLIENT_TRANSPORT)
 
 
+def _url_error(exc: BaseException) -> Evidence:
+    # urllib.request wraps in URLError only what fails while connecting and sending the
+    # request (AbstractHTTPHandler.do_open); a timeout there is a connect timeout (or, rarely,
+    # a stalled upload: 504 either way). Read timeouts come out bare.
+    if isinstance(getattr(exc, "reason", None), TimeoutError):
+        return Evidence("connection_timeout", CLIENT_TRANSPORT)
+    return Evidence("connection_failed", CLIENT_GENERIC)
+
+
 def _httpx_remote_protocol(exc: BaseException) -> Evidence:
     # httpx uses one class for three different failures; its messages are its API here.
     message = str(exc).lower()
@@ -202,7 +237,41 @@ def _grpc(exc: BaseException) -> Evidence | None:
         return None
     name = getattr(status, "name", None)
     code = _GRPC_CODES.get(name) if isinstance(name, str) else None
+    if code == "destination_unavailable":
+        code = _grpc_unavailable_cause(exc) or code
     return Evidence(code, CLIENT_PRECISE) if code else None
+
+
+# gRPC puts every connection failure under UNAVAILABLE; grpc-core's details say which one
+# ("failed to connect to all addresses; last error: ...: Connection refused").
+# Matched lower-cased, first match wins.
+_GRPC_UNAVAILABLE_DETAILS = (
+    ("connection refused", "connection_refused"),
+    ("errors resolving", "dns_error"),
+    ("dns resolution failed", "dns_error"),
+    ("certificate_verify_failed", "tls_certificate_error"),
+    ("handshake failed", "tls_protocol_error"),
+    ("connection reset", "connection_terminated"),
+    ("socket closed", "connection_terminated"),
+    ("failed parsing http/2", "http_protocol_error"),
+)
+
+
+def _grpc_unavailable_cause(exc: BaseException) -> str | None:
+    details_method = getattr(exc, "details", None)
+    if not callable(details_method):
+        return None
+    try:
+        details = details_method()
+    except Exception:
+        return None
+    if not isinstance(details, str):
+        return None
+    details = details.lower()
+    for needle, code in _GRPC_UNAVAILABLE_DETAILS:
+        if needle in details:
+            return code
+    return None
 
 
 def _built_in_rules() -> dict[tuple[str, str], Rule]:
@@ -226,7 +295,7 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("http", "BadStatusLine"): f("http_protocol_error", CLIENT_TRANSPORT),
         ("http", "LineTooLong"): f("http_response_header_size", CLIENT_PRECISE),
         ("urllib", "HTTPError"): _urllib_status,
-        ("urllib", "URLError"): f("connection_failed", CLIENT_GENERIC),
+        ("urllib", "URLError"): _url_error,
         # -- httpx / httpcore ----------------------------------------------------------
         ("httpx", "HTTPStatusError"): _response_status,
         ("httpx", "RemoteProtocolError"): _httpx_remote_protocol,
@@ -260,7 +329,7 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("urllib3", "IncompleteRead"): f("http_response_incomplete", CLIENT_PRECISE),
         ("urllib3", "InvalidChunkLength"): f("http_response_transfer_coding", CLIENT_PRECISE),
         ("urllib3", "DecodeError"): f("http_response_content_coding", CLIENT_PRECISE),
-        ("urllib3", "ResponseError"): f("upstream_error", CLIENT_GENERIC),
+        ("urllib3", "ResponseError"): _urllib3_response_error,
         ("urllib3", "EmptyPoolError"): f("connection_limit_reached", CLIENT_PRECISE),
         ("urllib3", "ProtocolError"): f("http_protocol_error", CLIENT_GENERIC),
         ("urllib3", "MaxRetryError"): f("connection_failed", CLIENT_GENERIC - 1),
@@ -277,6 +346,14 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("aiohttp", "ClientPayloadError"): f("http_response_incomplete", CLIENT_PRECISE),
         ("aiohttp", "ClientResponseError"): _aiohttp_status,
         ("aiohttp", "ClientConnectorError"): f("connection_failed", CLIENT_GENERIC),
+        # aiohttp.http_exceptions: the response parser's verdict
+        ("aiohttp", "LineTooLong"): f("http_response_header_size", CLIENT_PRECISE),
+        ("aiohttp", "ContentLengthError"): f("http_response_incomplete", CLIENT_PRECISE),
+        ("aiohttp", "TransferEncodingError"): f("http_response_transfer_coding", CLIENT_PRECISE),
+        ("aiohttp", "ContentEncodingError"): f("http_response_content_coding", CLIENT_PRECISE),
+        ("aiohttp", "DecompressSizeError"): f("http_response_body_size", CLIENT_PRECISE),
+        ("aiohttp", "BadHttpMessage"): f("http_protocol_error", CLIENT_PRECISE),
+        ("aiohttp", "HttpProcessingError"): f("http_protocol_error", CLIENT_GENERIC),
         ("aiohttp", "ServerConnectionError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("aiohttp", "ClientOSError"): f("connection_failed", CLIENT_GENERIC - 1),
         # -- grpc ----------------------------------------------------------------------
@@ -285,6 +362,7 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("botocore", "ConnectTimeoutError"): f("connection_timeout", CLIENT_PRECISE),
         ("botocore", "ReadTimeoutError"): f("connection_read_timeout", CLIENT_PRECISE),
         ("botocore", "EndpointConnectionError"): f("connection_failed", CLIENT_GENERIC),
+        ("botocore", "ClientError"): _botocore_client_error,
     }
     # httpx/httpcore name their precise classes alike.
     for package in ("httpx", "httpcore"):
@@ -335,7 +413,8 @@ class Classifier:
         """Translate exceptions of class ``match`` (or for which predicate ``match`` is true).
 
         ``code`` is a catalog code; ``retry_after``, ``detail`` and ``upstream`` are used for
-        every exception this rule matches.
+        every exception this rule matches. A ``datetime`` retry-after counts down: it is turned
+        into seconds when an exception matches, not when the rule is registered.
         """
         if code not in catalog:
             raise ValueError(f"unknown gatewayerrors code: {code!r}")
@@ -343,6 +422,11 @@ class Classifier:
 
         def rule(exc: BaseException) -> Evidence:
             return evidence
+
+        if isinstance(retry_after, datetime):
+
+            def rule(exc: BaseException) -> Evidence:
+                return evidence._replace(retry_after=parse_retry_after(retry_after))
 
         if isinstance(match, type):
             if not issubclass(match, BaseException):

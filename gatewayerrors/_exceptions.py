@@ -41,9 +41,10 @@ class GatewayError(Exception):
         self.code = code if code is not None else self.default_code
         if self.code not in catalog:
             raise ValueError(f"unknown gatewayerrors code: {self.code!r}")
-        self.detail = detail
+        # Empty text would render as an empty "detail" or "upstream" member: treat it as unset.
+        self.detail = detail or None
         self.retry_after = retry_after
-        self.upstream = upstream
+        self.upstream = upstream or None
         super().__init__(detail or catalog[self.code].title)
 
     @property

@@ -39,17 +39,7 @@ _CACHE_LIMIT = 512
 _cache: dict[str, Format] = {}
 
 
-def _matches(pattern: str, media_type: str) -> bool:
-    if pattern == media_type or pattern == "*/*":
-        return True
-    major, _, minor = pattern.partition("/")
-    return minor == "*" and media_type.startswith(major + "/")
-
-
 def _choose(header: str) -> Format:
-    if len(header) > _MAX_HEADER:
-        # A huge header is hostile or broken: judge it by its first entries only.
-        header = header[:_MAX_HEADER].rpartition(",")[0]
     entries = [
         (value.partition(";")[0].strip().lower(), quality)
         for value, quality in parse_accept_header(header, MIMEAccept)
@@ -62,26 +52,52 @@ def _choose(header: str) -> Format:
     return best
 
 
+def _is_alias(pattern: str, fmt: Format) -> bool:
+    """A media type other than the one sent that ``fmt`` honestly serves (``text/xml``)."""
+    if pattern in _SERVES[fmt]:
+        return True
+    suffix = pattern[pattern.rfind("+") :] if "+" in pattern else ""
+    return (
+        _SUFFIXES.get(suffix) is fmt
+        and pattern.startswith("application/")
+        and pattern != "application/xhtml+xml"
+    )
+
+
 def _quality(entries: list[tuple[str, float]], fmt: Format) -> float:
-    # werkzeug orders entries most specific first, so the first match decides (RFC 9110 §12.5.1).
+    """How much the client wants ``fmt``: the most specific mention decides (RFC 9110 §12.5.1).
+
+    An exact mention of the type sent decides alone (so ``q=0`` on it excludes the format);
+    then the best explicit alias (``application/json``, ``+json`` types); then the most specific
+    range (``text/*``, ``*/*``) matching the type sent. A range never matches through an alias:
+    ``text/*`` must not get ``application/problem+xml`` because ``text/xml`` is an alias.
+    """
+    sent = _SERVES[fmt][0]
+    alias: float | None = None
+    wildcard: float | None = None
+    # werkzeug orders entries most specific first, so the first range found is the best one.
     for pattern, quality in entries:
-        for media_type in _SERVES[fmt]:
-            if _matches(pattern, media_type):
-                return quality
-        suffix = pattern[pattern.rfind("+") :] if "+" in pattern else ""
-        if (
-            _SUFFIXES.get(suffix) is fmt
-            and pattern.startswith("application/")
-            and pattern != "application/xhtml+xml"
-        ):
+        if pattern == sent:
             return quality
-    return 0.0
+        if _is_alias(pattern, fmt):
+            alias = quality if alias is None else max(alias, quality)
+        elif wildcard is None and (
+            pattern == "*/*" or (pattern.endswith("/*") and sent.startswith(pattern[:-1]))
+        ):
+            wildcard = quality
+    if alias is not None:
+        return alias
+    return wildcard or 0.0
 
 
 def negotiate(accept: str | None) -> Format:
     """The format to answer an error in, for this ``Accept`` header value (or None)."""
     if not accept:
         return Format.JSON
+    if len(accept) > _MAX_HEADER:
+        # A huge header is hostile or broken: judge it by its first entries only, and never
+        # keep it as a cache key (512 keys of 1 MB each would be 512 MB).
+        accept = accept[:_MAX_HEADER].rpartition(",")[0]
     found = _cache.get(accept)
     if found is None:
         try:

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
-from ._catalog import catalog
 from ._error import UpstreamFailure
 
 __all__ = [
-    "ProblemJsonRenderer",
     "problem_members",
     "reason_phrase",
     "render_html_minimal",
     "render_problem_json",
     "render_problem_xml",
     "render_text",
+    "uri_path",
     "xml_text",
 ]
 
@@ -32,6 +31,25 @@ PROBLEM_XML_NAMESPACE = "urn:ietf:rfc:7807"
 
 # Characters XML 1.0 forbids anywhere (§2.2); they are dropped, not escaped.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# RFC 3986 §3.3: a path is pchars and "/"; a "%" counts only as the start of a %XX escape.
+# The first pattern is the fast path (a plain path needs no work); "%" goes the slow way.
+_URI_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_NOT_URI_PATH = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="replace")
+
+
+def uri_path(path: str) -> str:
+    """``path`` as a URI reference (RFC 9457 ``instance``): other characters percent-encoded.
+
+    Existing ``%XX`` escapes are kept; spaces, quotes, non-ASCII text and lone surrogates
+    (which no encoder accepts) are escaped, so the value is valid in every format.
+    """
+    if _URI_PATH.fullmatch(path):
+        return path
+    return _NOT_URI_PATH.sub(_percent_encode, path)
 
 
 def reason_phrase(status: int) -> str:
@@ -51,7 +69,7 @@ def problem_members(failure: UpstreamFailure, type_base: str) -> dict[str, Any]:
         "detail": failure.detail,
     }
     if failure.instance is not None:
-        members["instance"] = failure.instance
+        members["instance"] = uri_path(failure.instance)
     members["code"] = failure.kind.code
     if failure.retry_after is not None:
         members["retry_after"] = failure.retry_after
@@ -71,53 +89,13 @@ def render_problem_json(failure: UpstreamFailure, type_base: str) -> bytes:
     return orjson.dumps(problem_members(failure, type_base))
 
 
-class ProblemJsonRenderer:
-    """:func:`render_problem_json` with each kind's constant members serialised up front.
-
-    Produces the same bytes; only the members that vary per request are serialised per error.
-    """
-
-    __slots__ = ("_code_members", "_constant", "_type_base")
-
-    def __init__(self, texts: Mapping[str, tuple[str, str]], type_base: str) -> None:
-        """``texts`` maps each code to the (title, detail) this app shows for it by default."""
-        self._type_base = type_base
-        self._constant: dict[tuple[str, int], tuple[str, str, bytes]] = {}
-        for code, (title, detail) in texts.items():
-            status = catalog[code].status
-            head = {"type": type_base + code, "title": title, "status": status, "detail": detail}
-            self._constant[code, status] = (title, detail, orjson.dumps(head)[:-1])
-        self._code_members = {code: b',"code":' + orjson.dumps(code) for code in texts}
-
-    def __call__(self, failure: UpstreamFailure) -> bytes:
-        """The ``application/problem+json`` body for ``failure``."""
-        code = failure.kind.code
-        constant = self._constant.get((code, failure.status))
-        if constant is None or failure.title != constant[0] or failure.detail != constant[1]:
-            return render_problem_json(failure, self._type_base)
-        parts = [constant[2]]
-        if failure.instance is not None:
-            parts += (b',"instance":', orjson.dumps(failure.instance))
-        parts.append(self._code_members[code])
-        if failure.retry_after is not None:
-            parts.append(b',"retry_after":%d' % failure.retry_after)
-        if failure.upstream is not None:
-            parts += (b',"upstream":', orjson.dumps(failure.upstream))
-        if failure.received_status is not None:
-            parts.append(b',"upstream_status":%d' % failure.received_status)
-        if failure.request_id is not None:
-            parts += (b',"request_id":', orjson.dumps(failure.request_id))
-        if failure.debug is not None:
-            parts += (b',"exception":', orjson.dumps(failure.debug))
-        parts.append(b"}")
-        return b"".join(parts)
-
-
 def xml_text(value: object) -> str:
     """``value`` as XML character data: escaped, with XML 1.0's forbidden characters dropped."""
     text = value if isinstance(value, str) else str(value)
     if not text.isascii() or not text.isprintable():
         text = _XML_FORBIDDEN.sub("", text)
+        # Parsers turn CR and CRLF into LF (XML 1.0 §2.11); a character reference keeps it.
+        return html.escape(text, quote=True).replace("\r", "&#13;")
     return html.escape(text, quote=True)
 
 

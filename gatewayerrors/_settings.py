@@ -19,6 +19,14 @@ __all__ = ["Settings"]
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, with the default a production app wants.
@@ -68,11 +76,23 @@ class Settings:
     """Logger that gets one record per translated error."""
 
     def __post_init__(self) -> None:
-        for code in self.overrides:
+        for code, texts in self.overrides.items():
             if code not in catalog:
                 raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
-        if self.default_retry_after < 0 or self.max_retry_after < 0:
-            raise ValueError("retry-after settings must not be negative")
+            for key, text in texts.items():
+                if key not in ("title", "detail", "hint"):
+                    raise ValueError(f"overrides[{code!r}]: unknown key {key!r}")
+                # Checked here so that no renderer can fail on it later (lone surrogates).
+                if not isinstance(text, str) or not _encodable(text):
+                    raise ValueError(f"overrides[{code!r}][{key!r}] must be UTF-8 text")
+        for name in ("default_retry_after", "max_retry_after", "maintenance_retry_after"):
+            value = getattr(self, name)
+            # Retry-After is delay-seconds, a non-negative integer (RFC 9110 §10.2.3): a float
+            # or a bool here would be sent as "1.5" or "True".
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int (seconds), not {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
         if not _HEADER_NAME.fullmatch(self.request_id_header):
             raise ValueError(
                 f"request_id_header is not a valid header name: {self.request_id_header!r}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 from collections.abc import Callable
 from random import getrandbits
 from typing import Any, NamedTuple
@@ -17,10 +18,10 @@ from typing import Any, NamedTuple
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
-from ._headers import clean_header_value, proxy_status, sf_string, valid_request_id
+from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import ProblemJsonRenderer, reason_phrase, render_problem_xml, render_text
+from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
 from ._settings import Settings
 from ._styles import build_style
 
@@ -42,6 +43,7 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
+_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class RequestInfo(NamedTuple):
@@ -95,7 +97,9 @@ def _debug_text(exc: BaseException) -> str:
     except Exception:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
-    return text[:_MAX_DEBUG].encode("utf-8", "replace").decode("utf-8")
+    # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
+    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _safe_text(value: str) -> str:
@@ -119,12 +123,9 @@ class Translator:
         self._request_id_header = settings.request_id_header.lower()
         self._trust_request_id = settings.trust_request_id
         self._debug = settings.debug
+        self._default_retry = min(settings.default_retry_after, settings.max_retry_after)
         self._format_options = bool(settings.format_param) or settings.path_suffix
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
-        self._json = ProblemJsonRenderer(
-            {code: (text.title, text.detail) for code, text in self._codes.items()},
-            self._type_base,
-        )
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
         self.maintenance_check = self._build_maintenance_check()
@@ -178,7 +179,7 @@ class Translator:
         if retry_after is not None:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
-            retry_after = self.settings.default_retry_after
+            retry_after = self._default_retry
         request_id = request.request_id
         if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
             request_id = None
@@ -188,6 +189,9 @@ class Translator:
         detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
         upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
+        instance = request.path or None
+        if instance is not None and not instance.isascii():
+            instance = _safe_text(instance)
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,
@@ -201,7 +205,7 @@ class Translator:
                 upstream,
                 request_id,
                 evidence.received_status,
-                request.path or None,
+                instance,
                 debug,
             ),
         )
@@ -292,7 +296,7 @@ class Translator:
         if styled is not None:
             return styled
         if fmt is Format.JSON:
-            return _TEXT_TYPES[fmt], self._json(error)
+            return _TEXT_TYPES[fmt], render_problem_json(error, self._type_base)
         if fmt is Format.HTML:
             return _TEXT_TYPES[fmt], self._html(error, request)
         if fmt is Format.XML:
@@ -335,9 +339,8 @@ class Translator:
         error_type = error.kind.code if error.kind.rfc9209 else None
         if error_type is None and error.received_status is None:
             return None
-        details = sf_string(error.debug)[1:-1] if error.debug is not None else None
         return clean_header_value(
-            proxy_status(self.settings.service, error_type, error.received_status, details)
+            proxy_status(self.settings.service, error_type, error.received_status, error.debug)
         )
 
     def _fallback_error(self, code: str) -> UpstreamFailure:
@@ -356,9 +359,12 @@ class Translator:
             ("content-type", "text/plain; charset=utf-8"),
             ("content-length", str(len(body))),
             ("cache-control", "no-store"),
+            ("vary", "Accept"),
         ]
         if isinstance(error.retry_after, int):
             headers.append(("retry-after", str(error.retry_after)))
+        if isinstance(error.request_id, str) and valid_request_id(error.request_id):
+            headers.append((self._request_id_header, error.request_id))
         if request.method == "HEAD":
             body = b""
         return ErrorResponse(status, headers, body, error)

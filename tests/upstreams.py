@@ -5,6 +5,10 @@
     reset_url     accepts, reads the request, then resets (RST via SO_LINGER 0)
     close_url     accepts, reads the request, closes without answering (FIN)
     garbage_url   answers bytes that are not HTTP, then closes
+    truncated_url answers 200 with Content-Length: 100 but only 10 bytes of body, then closes
+    connect_timeout_url
+                  a listener whose accept queue is full: the kernel drops new SYNs, so
+                  connect() times out (Linux; see :func:`_full_listener`)
     tls_url       https://127.0.0.1:<port>/ with a certificate from a CA clients do not trust
                   (a client trusting ``tls_ca`` gets ``200 OK``)
     dns_url       http://upstream.invalid/ (unresolvable, RFC 6761 section 6.4)
@@ -36,6 +40,7 @@ import trustme
 __all__ = ["Upstreams", "start_upstreams"]
 
 HOST = "127.0.0.1"
+TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n0123456789"
 GARBAGE = b"SSH-2.0-OpenSSH_9.6 not-http\r\n\x00\xff\xfe garbage\r\n\r\n"
 _MAX_HELD = 128  # hang server: older held connections are dropped beyond this
 _MAX_REQUEST = 64 * 1024
@@ -58,6 +63,28 @@ def _reset(sock: socket.socket) -> None:
     sock.close()
 
 
+def _full_listener() -> tuple[socket.socket, list[socket.socket]]:
+    """A listener that never accepts, with its accept queue filled.
+
+    Linux drops a SYN when the accept queue is full (tcp_conn_request), so the next client's
+    connect() hangs until its own timeout: a real connect timeout without leaving loopback.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    sock.listen(0)
+    fillers: list[socket.socket] = []
+    for _ in range(16):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.settimeout(0.2)
+        try:
+            filler.connect(sock.getsockname())
+        except OSError:  # timed out: the queue is full
+            filler.close()
+            break
+        fillers.append(filler)
+    return sock, fillers
+
+
 @dataclass(eq=False)
 class _Conn:
     sock: socket.socket
@@ -69,7 +96,8 @@ class _Conn:
 
 
 class _FaultLoop(threading.Thread):
-    """One selector thread serving every fault listener (hang, reset, close, garbage, tls)."""
+    """One selector thread serving every fault listener (hang, reset, close, garbage,
+    truncated, tls)."""
 
     def __init__(self, tls_context: ssl.SSLContext) -> None:
         super().__init__(name="upstreams-faults", daemon=True)
@@ -176,9 +204,9 @@ class _FaultLoop(threading.Thread):
             _reset(sock)
             return
         with contextlib.suppress(OSError):
-            if behaviour == "garbage":
+            if behaviour in ("garbage", "truncated"):
                 sock.setblocking(True)
-                sock.sendall(GARBAGE)
+                sock.sendall(GARBAGE if behaviour == "garbage" else TRUNCATED)
             elif behaviour == "tls":
                 sock.setblocking(True)
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
@@ -233,6 +261,9 @@ class _StatusHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         if "retry_after" in query:
             self.send_header("Retry-After", query["retry_after"][0])
+        if status in (204, 304):  # no content, by definition (RFC 9110 sections 15.3.5, 15.4.5)
+            self.end_headers()
+            return
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -287,11 +318,15 @@ class Upstreams:
         self._refused.bind((HOST, 0))
         self.refused_url = f"http://{HOST}:{self._refused.getsockname()[1]}/"
 
+        self._full, self._fillers = _full_listener()
+        self.connect_timeout_url = f"http://{HOST}:{self._full.getsockname()[1]}/"
+
         self._faults = _FaultLoop(server_context)
         self.hang_url = f"http://{HOST}:{self._faults.listen('hang')}/"
         self.reset_url = f"http://{HOST}:{self._faults.listen('reset')}/"
         self.close_url = f"http://{HOST}:{self._faults.listen('close')}/"
         self.garbage_url = f"http://{HOST}:{self._faults.listen('garbage')}/"
+        self.truncated_url = f"http://{HOST}:{self._faults.listen('truncated')}/"
         self.tls_url = f"https://{HOST}:{self._faults.listen('tls')}/"
         self._faults.start()
 
@@ -330,6 +365,9 @@ class Upstreams:
         self._status_thread.join(timeout=5)
         self._faults.stop()
         self._refused.close()
+        for sock in self._fillers:
+            sock.close()
+        self._full.close()
 
 
 def start_upstreams() -> Upstreams:

@@ -1,0 +1,187 @@
+"""A directory of user page templates: Jinja2 when installed, else the ``{{ name }}`` subset.
+
+Lookup for an error: ``<code>.html`` → ``<status>.html`` → ``error.html`` → the built-in page.
+Templates are read and compiled once, when the Translator is built (restart to pick up edits;
+``python -m gatewayerrors preview --templates DIR`` renders them all without a server).
+
+Without Jinja2 installed, a template may only use ``{{ name }}`` placeholders (a subset of Jinja's
+syntax, so the same file renders the same way with Jinja2); one that uses more (``{% if %}``,
+filters) is reported at startup and the built-in page is used in its place.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ._pages import PageContext
+
+__all__ = ["MARKUP_KEYS", "PageTemplate", "TemplateDirectory", "jinja_available"]
+
+MARKUP_KEYS = frozenset({"problem_json", "problem_script", "refresh_meta"})
+"""Context values that are markup already and are inserted without escaping."""
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#")
+
+
+class PageTemplate(Protocol):
+    """A loaded template: ``render(context) -> str``."""
+
+    name: str
+
+    def render(self, context: PageContext) -> str:
+        """The page for this context (may raise: the caller falls back to the built-in page)."""
+        ...
+
+
+def jinja_available() -> bool:
+    """True when Jinja2 can be imported (checked lazily, only when templates are configured)."""
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+class _BrokenTemplate:
+    """A template that failed to load: rendering it raises, so the built-in page is used."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def render(self, context: PageContext) -> str:
+        raise RuntimeError(f"template {self.name} could not be loaded: {self.reason}")
+
+
+class _PlaceholderTemplate:
+    """``{{ name }}`` substitution with every value HTML-escaped (except :data:`MARKUP_KEYS`)."""
+
+    def __init__(self, name: str, source: str, known: frozenset[str]) -> None:
+        self.name = name
+        pieces = _PLACEHOLDER.split(source)
+        self._literals = pieces[0::2]
+        self._keys = pieces[1::2]
+        for literal in self._literals:
+            if _JINJA_SYNTAX.search(literal):
+                raise ValueError(
+                    "uses Jinja syntax beyond {{ name }}: install Jinja2 "
+                    "(pip install 'gatewayerrors[jinja]') or use only {{ name }} placeholders"
+                )
+        unknown = sorted(set(self._keys) - known)
+        if unknown:
+            raise ValueError(f"unknown placeholders {unknown}")
+
+    def render(self, context: PageContext) -> str:
+        values: Mapping[str, Any] = context
+        literals = self._literals
+        out = [literals[0]]
+        for index, key in enumerate(self._keys, 1):
+            value = _text(values[key])
+            out.append(value if key in MARKUP_KEYS else html.escape(value))
+            out.append(literals[index])
+        return "".join(out)
+
+
+class _JinjaTemplate:
+    def __init__(self, name: str, template: Any, markup: Any) -> None:
+        self.name = name
+        self._template = template
+        self._markup = markup
+
+    def render(self, context: PageContext) -> str:
+        values = dict(context)
+        for key in MARKUP_KEYS:
+            values[key] = self._markup(values[key])
+        result: str = self._template.render(values)
+        return result
+
+
+class TemplateDirectory:
+    """The templates found in one directory, loaded once; :meth:`find` picks one per error.
+
+    ``engine`` is ``"jinja2"``, ``"placeholders"``, or None for Jinja2 when it is installed.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        logger: logging.Logger,
+        engine: str | None = None,
+    ) -> None:
+        path = Path(directory)
+        if not path.is_dir():
+            raise ValueError(f"templates: {str(directory)!r} is not a directory")
+        if engine is None:
+            engine = "jinja2" if jinja_available() else "placeholders"
+        elif engine not in ("jinja2", "placeholders"):
+            raise ValueError(f"template engine must be 'jinja2' or 'placeholders', not {engine!r}")
+        self.path = path
+        self.engine = engine
+        sources = {entry.name: entry for entry in path.iterdir() if entry.suffix == ".html"}
+        self._templates: dict[str, PageTemplate] = {}
+        load = self._jinja_loader() if self.engine == "jinja2" else self._placeholder_loader()
+        for name, file in sorted(sources.items()):
+            try:
+                self._templates[name] = load(name, file)
+            except Exception as exc:
+                logger.error(
+                    "gatewayerrors: template %s could not be loaded (%s); "
+                    "the built-in page is used in its place",
+                    file,
+                    exc,
+                )
+                self._templates[name] = _BrokenTemplate(name, str(exc))
+
+    @property
+    def names(self) -> list[str]:
+        """The template files found, sorted."""
+        return sorted(self._templates)
+
+    def find(self, code: str, status: int) -> PageTemplate | None:
+        """The template for this code and status, or None for the built-in page."""
+        templates = self._templates
+        return (
+            templates.get(code + ".html")
+            or templates.get(f"{status}.html")
+            or templates.get("error.html")
+        )
+
+    def _placeholder_loader(self) -> Any:
+        from ._pages import PageContext
+
+        known = frozenset(PageContext.__annotations__)
+
+        def load(name: str, file: Path) -> PageTemplate:
+            return _PlaceholderTemplate(name, file.read_text("utf-8"), known)
+
+        return load
+
+    def _jinja_loader(self) -> Any:
+        import jinja2
+        import markupsafe
+
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.path),
+            autoescape=True,
+            auto_reload=False,
+            undefined=jinja2.StrictUndefined,
+            # None renders as "" (as with the placeholder engine), not as "None".
+            finalize=lambda value: "" if value is None else value,
+        )
+
+        def load(name: str, file: Path) -> PageTemplate:
+            return _JinjaTemplate(name, environment.get_template(name), markupsafe.Markup)
+
+        return load

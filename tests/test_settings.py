@@ -1,0 +1,98 @@
+"""Settings: safe production defaults, validation, overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+import pytest
+
+from gatewayerrors import RequestInfo, Settings, Translator, catalog
+
+
+def test_production_defaults() -> None:
+    settings = Settings()
+    assert settings.debug is False
+    assert settings.format_param is None
+    assert settings.path_suffix is False
+    assert settings.suppress_response_codes is None
+    assert settings.maintenance is False
+    assert settings.service == "app"
+    assert settings.default_retry_after == 30
+    assert settings.max_retry_after == 3600
+    assert settings.maintenance_retry_after == 300
+    assert settings.type_base == "urn:gatewayerrors:"
+    assert settings.request_id_header == "x-request-id"
+    assert settings.trust_request_id is True
+    assert settings.style == "problem"
+    assert settings.templates is None
+    assert settings.classifier is None
+    assert settings.on_error is None
+    assert settings.logger_name == "gatewayerrors"
+    assert settings.maintenance_env == "GATEWAYERRORS_MAINTENANCE"
+    assert settings.maintenance_exempt == ("/health", "/healthz", "/livez", "/readyz")
+    assert dict(settings.overrides) == {}
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.debug = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "name", ["default_retry_after", "max_retry_after", "maintenance_retry_after"]
+)
+def test_retry_after_settings_must_be_non_negative_int(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings(**{name: -1})
+    for bad in (1.5, True, "30", None):
+        with pytest.raises(TypeError, match=name):
+            Settings(**{name: bad})
+    assert getattr(Settings(**{name: 0}), name) == 0
+
+
+def test_overrides_for_unknown_codes_are_refused() -> None:
+    with pytest.raises(ValueError, match="no_such_code"):
+        Settings(overrides={"no_such_code": {"title": "x"}})
+
+
+def test_overrides_with_unknown_keys_are_refused() -> None:
+    with pytest.raises(ValueError, match="colour"):
+        Translator(overrides={"maintenance": {"colour": "red"}})
+
+
+def test_overrides_change_title_detail_and_hint_everywhere() -> None:
+    overrides = {
+        "maintenance": {
+            "title": "Back soon",
+            "detail": "We are upgrading.",
+            "hint": "Come back at 10:00 UTC.",
+        }
+    }
+    translator = Translator(overrides=overrides)
+    json_body = orjson.loads(translator.response_for("maintenance", RequestInfo()).body)
+    assert (json_body["title"], json_body["detail"]) == ("Back soon", "We are upgrading.")
+    for accept in ("text/plain", "text/html"):
+        body = translator.response_for("maintenance", RequestInfo(accept=accept)).body.decode()
+        for text in ("Back soon", "We are upgrading.", "Come back at 10:00 UTC."):
+            assert text in body
+    other = orjson.loads(translator.response_for("circuit_open", RequestInfo()).body)
+    assert other["title"] == catalog["circuit_open"].title
+
+
+def test_invalid_style_is_refused() -> None:
+    with pytest.raises(ValueError, match="style"):
+        Translator(style="yaml")
+
+
+def test_from_mapping() -> None:
+    settings = Settings.from_mapping({"service": "api", "debug": True})
+    assert settings == Settings(service="api", debug=True)
+    with pytest.raises(TypeError, match="colour, size"):
+        Settings.from_mapping({"service": "api", "size": 1, "colour": "red"})
+
+
+def test_keyword_options_equal_a_settings_object() -> None:
+    options = {"service": "api", "default_retry_after": 5, "format_param": "format"}
+    assert Translator(**options).settings == Settings(**options)  # type: ignore[arg-type]
