@@ -43,6 +43,7 @@ from django.http.multipartparser import MultiPartParserError  # type: ignore[imp
 from django.utils.log import log_response  # type: ignore[import-untyped]
 
 from ._error import UpstreamFailure
+from ._pages import page_context
 from ._settings import Settings
 from ._translate import ErrorResponse, RequestInfo, Translator
 
@@ -248,26 +249,6 @@ def django_template(
 
 
 def _page_context(error: UpstreamFailure, request: RequestInfo, type_base: str) -> dict[str, Any]:
-    from . import _pages
-
-    build = getattr(_pages, "page_context", None)
-    if build is not None:
-        context = dict(build(error, request, type_base=type_base))
-    else:  # the core without template contexts: the same names, fewer of them
-        context = {
-            "status": error.status,
-            "title": error.title,
-            "detail": error.detail,
-            "hint": error.hint,
-            "code": error.kind.code,
-            "number": error.kind.number,
-            "request_id": error.request_id,
-            "retry_after": error.retry_after,
-            "method": request.method,
-            "upstream": error.upstream,
-            "upstream_status": error.received_status,
-            "instance": error.instance,
-            "debug": error.debug,
-        }
+    context: dict[str, Any] = dict(page_context(error, request, type_base=type_base))
     context["error"] = error
     return context

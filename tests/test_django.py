@@ -27,7 +27,6 @@ from wsgi_servers import (
     upstream_exception,
 )
 
-import gatewayerrors
 from gatewayerrors import (
     GatewayErrorsWSGIMiddleware,
     RequestInfo,
@@ -451,10 +450,6 @@ def test_django_template_renders_with_the_request(upstreams: Any) -> None:
     ).replace("{{ request.path }}", "/some/page")
 
 
-@pytest.mark.skipif(
-    not hasattr(gatewayerrors._pages, "page_context"),
-    reason="the core's HTML renderer does not call template callables yet (pages branch)",
-)
 def test_template_name_setting(wsgi_url: str) -> None:
     from django.test import override_settings
 

@@ -20,14 +20,11 @@ import pytest
 import requests
 from wsgi_servers import serve_wsgi
 
-import gatewayerrors
-
 pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DJANGO_PROJECT = EXAMPLES / "django_project"
-TEMPLATES_SUPPORTED = hasattr(gatewayerrors._pages, "page_context")
 
 
 def load_flask_example() -> Any:
@@ -151,10 +148,6 @@ def test_django_example(django_url: str) -> None:
         assert session.get(f"{django_url}/missing", timeout=5).status_code == 404
 
 
-@pytest.mark.skipif(
-    not TEMPLATES_SUPPORTED,
-    reason="the core's HTML renderer does not call template callables yet (pages branch)",
-)
 def test_django_example_html_uses_the_project_template(django_url: str) -> None:
     page = requests.get(f"{django_url}/products", headers={"Accept": "text/html"}, timeout=5)
     assert page.status_code == 502
