@@ -10,7 +10,8 @@ GatewayErrorsWSGIMiddleware and behind a try/except-only middleware (the floor f
 that catches); a Flask app without and with the GatewayErrors extension. Error paths: a
 refused connection answered as a 502 problem+json by the middleware, against a bare app that
 catches it and returns a fixed 502 by hand, and Flask with the extension against Flask's 500.
-Through waitress: the hello-world app bare and behind the middleware, keep-alive, loopback.
+Interleaved call by call (robust to a busy machine): the Flask pair, and the hello-world app
+bare and behind the middleware through waitress (keep-alive, loopback).
 Goal: happy-path overhead within 5% of the bare WSGI callable.
 """
 
@@ -179,6 +180,8 @@ HAND_502 = "bare callable catching it, fixed 502 by hand"
 OURS_502 = "GatewayErrorsWSGIMiddleware, refused → 502 problem+json"
 FLASK_500 = "Flask app, refused → Flask's 500"
 FLASK_502 = "Flask app + GatewayErrors, refused → 502 problem+json"
+SERVED_BARE = "waitress, bare callable"
+SERVED_OURS = "waitress, GatewayErrorsWSGIMiddleware"
 
 
 def build_cases() -> dict[str, App]:
@@ -243,34 +246,47 @@ class Waitress:
         self.server.task_dispatcher.shutdown()
 
 
-def measure_waitress(rounds: int, number: int) -> dict[str, tuple[float, float]]:
+def interleaved(
+    calls: dict[str, Callable[[], object]], count: int
+) -> dict[str, tuple[float, float]]:
+    """Per-call (median, best) seconds, alternating the cases call by call.
+
+    For calls long enough that a timer read per call is negligible: a loaded machine then
+    slows every case alike, which keeps a few-percent difference measurable.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(count):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            samples[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(s), min(s)) for name, s in samples.items()}
+
+
+def measure_served(cases: dict[str, App], count: int) -> dict[str, tuple[float, float]]:
+    """The Flask pair in-process and the hello-world pair through waitress, interleaved."""
     logging.getLogger("waitress").setLevel(logging.ERROR)  # "Task queue depth" warnings
     servers = {
-        "waitress, bare callable": Waitress(hello),
-        "waitress, GatewayErrorsWSGIMiddleware": Waitress(
-            GatewayErrorsWSGIMiddleware(hello, service="checkout-api")
-        ),
+        SERVED_BARE: Waitress(hello),
+        SERVED_OURS: Waitress(GatewayErrorsWSGIMiddleware(hello, service="checkout-api")),
     }
     try:
-        # Alternate request by request: a loaded machine slows both servers alike.
-        samples: dict[str, list[float]] = {name: [] for name in servers}
-        for _ in range(rounds * number):
-            for name, server in servers.items():
-                start = time.perf_counter()
-                server.request()
-                samples[name].append(time.perf_counter() - start)
-        return {name: (statistics.median(s), min(s)) for name, s in samples.items()}
+        flask = interleaved(
+            {name: (lambda app=cases[name]: serve(app)) for name in (FLASK, FLASK_OURS)}, count
+        )
+        served = interleaved({name: server.request for name, server in servers.items()}, count)
     finally:
         for server in servers.values():
             server.close()
+    return {**flask, **served}
 
 
 def report(
     results: dict[str, tuple[float, float]],
-    served: dict[str, tuple[float, float]],
+    paired: dict[str, tuple[float, float]],
     rounds: int,
     number: int,
-    served_number: int,
+    count: int,
 ) -> str:
     baselines = {
         OURS: BARE,
@@ -279,43 +295,43 @@ def report(
         FLASK_OURS: FLASK,
         OURS_502: HAND_502,
         FLASK_502: FLASK_500,
+        SERVED_OURS: SERVED_BARE,
     }
 
     def us(name: str) -> float:
         return results[name][0] * 1e6
 
+    def rows(table: dict[str, tuple[float, float]], digits: int) -> list[str]:
+        lines = []
+        for name, (median, best) in table.items():
+            base = baselines.get(name)
+            ratio = f"{median / table[base][0]:.3f}" if base else "1"
+            lines.append(
+                f"| {name} | {median * 1e6:.{digits}f} | {best * 1e6:.{digits}f} | {ratio} |"
+            )
+        return lines
+
+    served_ratio = paired[SERVED_OURS][0] / paired[SERVED_BARE][0]
+    flask_ratio = paired[FLASK_OURS][0] / paired[FLASK][0]
+    header = ["| case | median µs | best µs | ratio to baseline |", "|---|---:|---:|---:|"]
     lines = [
         "## WSGI middleware",
         "",
-        f"`python benchmarks/bench_wsgi.py` — {environment()}; per request in-process (environ "
-        f"copy, `start_response`, body iterated and closed; no socket), median and best of "
-        f"{rounds} alternating rounds of {number:,} requests. Goal: happy-path overhead within "
-        "5% of the bare WSGI callable.",
+        f"`python benchmarks/bench_wsgi.py` — {environment()}. Goal: happy-path overhead "
+        "within 5% of the bare WSGI callable.",
         "",
-        "| case | median µs | best µs | ratio to baseline |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, (median, best) in results.items():
-        base = baselines.get(name)
-        ratio = f"{median / results[base][0]:.3f}" if base else "1"
-        lines.append(f"| {name} | {median * 1e6:.2f} | {best * 1e6:.2f} | {ratio} |")
-    bare_served, ours_served = (value[0] for value in served.values())
-    served_ratio = ours_served / bare_served
-    flask_ratio = us(FLASK_OURS) / us(FLASK)
-    lines += [
+        f"Per request in-process (environ copy, `start_response`, body iterated and closed; no "
+        f"socket), median and best of {rounds} alternating rounds of {number:,} requests:",
         "",
-        f"Through waitress on loopback (keep-alive, one connection per server, "
-        f"{rounds * served_number:,} requests each, alternating request by request; median "
-        "and best single request):",
+        *header,
+        *rows(results, 2),
         "",
-        "| case | median µs | best µs | ratio to bare |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, (median, best) in served.items():
-        lines.append(
-            f"| {name} | {median * 1e6:.1f} | {best * 1e6:.1f} | {median / bare_served:.3f} |"
-        )
-    lines += [
+        f"Interleaved request by request, {count:,} requests each (median and best single "
+        "request): the Flask pair in-process, and the hello-world callable through waitress on "
+        "loopback (keep-alive, one connection per server):",
+        "",
+        *header,
+        *rows(paired, 1),
         "",
         f"- Happy path, absolute: **{us(OURS) - us(BARE):+.2f} µs** per request with a list "
         f"body (try/except only: {us(TRY_ONLY) - us(BARE):+.2f} µs), "
@@ -339,15 +355,15 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="record in docs/performance.md")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=5000, help="requests per case per round")
-    parser.add_argument("--served", type=int, default=500, help="waitress requests per round")
+    parser.add_argument("--paired", type=int, default=5000, help="interleaved requests per case")
     args = parser.parse_args()
 
     cases = build_cases()
     check(cases)
     calls = {name: (lambda app=app: serve(app)) for name, app in cases.items()}
     results = measure(calls, rounds=args.rounds, number=args.number)
-    served = measure_waitress(args.rounds, args.served)
-    text = report(results, served, args.rounds, args.number, args.served)
+    paired = measure_served(cases, args.paired)
+    text = report(results, paired, args.rounds, args.number, args.paired)
     print(text)
     if args.write:
         write_section("wsgi", text)
