@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -525,6 +526,37 @@ class Classifier:
             if context is not None and context not in chain:
                 chain.append(context)
         return best
+
+    def known_exception_classes(self) -> list[type[BaseException]]:
+        """The exception classes this classifier has a rule for, among modules already imported.
+
+        For frameworks that dispatch on exception classes (Flask's error handlers). Nothing is
+        imported: a package that is not in ``sys.modules`` contributes no class. Rules keyed by
+        name match subclasses too, so a class stands for its subclasses; predicate rules match
+        no class and are not included. Call it again after more modules are imported.
+        """
+        wanted: dict[str, set[str]] = {}
+        for package, name in self._rules:
+            wanted.setdefault(package, set()).add(name)
+        found: dict[type[BaseException], None] = {}
+        for module_name, module in list(sys.modules.items()):
+            package = module_name.partition(".")[0]
+            names = wanted.get(package)
+            namespace = getattr(module, "__dict__", None) if names else None
+            if not isinstance(namespace, dict):
+                continue
+            for name in names:  # type: ignore[union-attr]
+                value = namespace.get(name)
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseException)
+                    and value.__name__ == name
+                    and value.__module__.partition(".")[0] == package
+                ):
+                    found[value] = None
+        for user_type, _ in self._user_types:
+            found[user_type] = None
+        return list(found)
 
 
 default_classifier = Classifier()

@@ -1,0 +1,254 @@
+"""Django middleware: upstream failures in views become gateway error responses.
+
+    # settings.py
+    MIDDLEWARE = ["gatewayerrors.django.GatewayErrorsMiddleware", ...]
+    GATEWAYERRORS = {"service": "catalog"}          # any Settings option, plus "template_name"
+
+The middleware answers in ``process_exception``, the hook Django gives for exceptions raised by
+a view (Django turns anything else into its own 500 before an outer wrapper could see it). It
+is sync- and async-capable, so under ASGI it runs without a thread hop on the happy path. An
+upstream failure is answered like every other adapter does, then reported as Django reports a
+5xx: ``got_request_exception`` is sent and ``django.request`` logs the response with the
+exception. Anything else is left to Django (``None``). Detail follows ``DEBUG`` unless
+``GATEWAYERRORS["debug"]`` is set.
+
+Django REST framework handles a view's exceptions itself first; its default handler lets
+unknown ones through to this middleware. To answer inside DRF (a custom catch-all handler,
+``ATOMIC_REQUESTS`` rollback), set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to
+``"gatewayerrors.django.drf_exception_handler"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
+from django.conf import settings as django_settings  # type: ignore[import-untyped]
+from django.core.exceptions import (  # type: ignore[import-untyped]
+    BadRequest,
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
+from django.core.signals import got_request_exception, setting_changed  # type: ignore[import-untyped]
+from django.http import (  # type: ignore[import-untyped]
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+)
+from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
+from django.utils.log import log_response  # type: ignore[import-untyped]
+
+from ._error import UpstreamFailure
+from ._pages import page_context
+from ._settings import Settings
+from ._translate import ErrorResponse, RequestInfo, Translator
+
+__all__ = [
+    "SETTINGS_NAME",
+    "GatewayErrorsMiddleware",
+    "django_template",
+    "drf_exception_handler",
+    "get_translator",
+    "response_for_exception",
+]
+
+SETTINGS_NAME = "GATEWAYERRORS"
+"""The Django setting (a dict) that holds the options."""
+
+_translator: Translator | None = None
+
+# Exceptions that are Django's own answers (404, 403, 400): raised in an ``except`` block for an
+# upstream failure, they still mean what the view said, not the failure in their context.
+_DJANGO_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def get_translator() -> Translator:
+    """The translator built from ``settings.GATEWAYERRORS`` and ``DEBUG``, shared by every entry
+    point (the middleware, the DRF handler, a WSGI wrapper); rebuilt when those settings change.
+    """
+    global _translator
+    translator = _translator
+    if translator is None:
+        translator = _translator = Translator(_settings())
+    return translator
+
+
+def _settings() -> Settings:
+    values = dict(getattr(django_settings, SETTINGS_NAME, None) or {})
+    template_name = values.pop("template_name", None)
+    values.setdefault("debug", bool(django_settings.DEBUG))
+    try:
+        settings = Settings.from_mapping(values)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{SETTINGS_NAME}: {exc}") from exc
+    if template_name is not None:
+        if settings.templates is not None:
+            raise ImproperlyConfigured(f"{SETTINGS_NAME}: set template_name or templates, not both")
+        settings = dataclasses.replace(
+            settings, templates=django_template(template_name, type_base=settings.type_base)
+        )
+    return settings
+
+
+def _forget_translator(*, setting: str, **kwargs: Any) -> None:
+    global _translator
+    if setting in (SETTINGS_NAME, "DEBUG"):
+        _translator = None
+
+
+setting_changed.connect(_forget_translator, dispatch_uid="gatewayerrors.django")
+
+
+def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
+    """The core's view of a Django request (built only when an error is answered)."""
+    return RequestInfo(
+        request.method or "GET",
+        request.path,
+        request.META.get("QUERY_STRING", ""),
+        request.META.get("HTTP_ACCEPT"),
+        request.headers.get(request_id_header),
+        request,
+    )
+
+
+def django_response(response: ErrorResponse) -> HttpResponse:
+    """``response`` as an ``HttpResponse``, headers exactly as the core made them."""
+    return HttpResponse(response.body, status=response.status, headers=dict(response.headers))
+
+
+def response_for_exception(request: HttpRequest, exc: BaseException) -> HttpResponse | None:
+    """The response for an upstream failure, reported as Django reports a 5xx; else None.
+
+    What the middleware and the DRF handler use: call it from your own exception handler.
+    """
+    if isinstance(exc, _DJANGO_ANSWERS):
+        return None
+    translator = get_translator()
+    settings = translator.settings
+    response = translator.translate(exc, request_info(request, settings.request_id_header))
+    if response is None:
+        return None
+    http_response = django_response(response)
+    got_request_exception.send(sender=None, request=request)
+    log_response(
+        "%s: %s",
+        http_response.reason_phrase,
+        request.path,
+        response=http_response,
+        request=request,
+        level="error",
+        exception=exc,
+    )
+    if iscoroutinefunction(settings.on_error):
+        async_to_sync(translator.areport)(response, exc)
+    else:
+        translator.report(response, exc)
+    return http_response
+
+
+class GatewayErrorsMiddleware:
+    """Answers upstream failures raised by views with 502/503/504 responses (and maintenance).
+
+    Put it near the top of ``MIDDLEWARE`` so maintenance mode answers before other work.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        translator = get_translator()
+        if translator.maintenance_check is not None:
+            response = self._maintenance(translator, request)
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        translator = get_translator()
+        if translator.maintenance_check is not None:
+            response = self._maintenance(translator, request)
+            if response is not None:
+                return response
+        return await self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Django's hook for a view's exception: our response, or None to let Django go on."""
+        return response_for_exception(request, exception)
+
+    @staticmethod
+    def _maintenance(translator: Translator, request: HttpRequest) -> HttpResponse | None:
+        check = translator.maintenance_check
+        try:
+            active = check() if check is not None else False
+        except Exception:
+            active = True  # maintenance_response calls it again and logs the failure
+        if not active:
+            return None
+        info = request_info(request, translator.settings.request_id_header)
+        response = translator.maintenance_response(info)
+        return None if response is None else django_response(response)
+
+
+def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
+    """A Django REST framework ``EXCEPTION_HANDLER``: DRF's default handler first (its own
+    exceptions stay its answers), then upstream failures, with the transaction marked for
+    rollback as DRF does.
+    """
+    from rest_framework.views import exception_handler, set_rollback  # type: ignore[import-untyped]
+
+    result: HttpResponseBase | None = exception_handler(exc, context)
+    if result is not None:
+        return result
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    if not isinstance(django_request, HttpRequest):
+        return None
+    response = response_for_exception(django_request, exc)
+    if response is not None:
+        set_rollback()
+    return response
+
+
+def django_template(
+    template_name: str, *, type_base: str = "urn:gatewayerrors:"
+) -> Callable[[UpstreamFailure, RequestInfo], str]:
+    """A ``Settings.templates`` callable that renders ``template_name`` with Django's engine.
+
+    The context is the built-in page's (``status``, ``title``, ``detail``, ``hint``, ``code``,
+    ``request_id``, ``retry_after``, ...) plus ``error``; context processors run with the
+    request. ``GATEWAYERRORS["template_name"]`` sets this up for you.
+    """
+
+    def render(error: UpstreamFailure, request: RequestInfo) -> str:
+        from django.template.loader import render_to_string  # type: ignore[import-untyped]
+
+        native = request.native
+        page: str = render_to_string(
+            template_name,
+            _page_context(error, request, type_base),
+            request=native if isinstance(native, HttpRequest) else None,
+        )
+        return page
+
+    return render
+
+
+def _page_context(error: UpstreamFailure, request: RequestInfo, type_base: str) -> dict[str, Any]:
+    context: dict[str, Any] = dict(page_context(error, request, type_base=type_base))
+    context["error"] = error
+    return context

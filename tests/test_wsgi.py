@@ -1,0 +1,453 @@
+"""GatewayErrorsWSGIMiddleware under waitress: real upstream failures, real clients, PEP 3333."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import requests
+from wsgi_servers import (
+    CLIENTS,
+    FAULTS,
+    call_upstream,
+    raw_request,
+    serve_wsgi,
+    upstream_exception,
+)
+
+from gatewayerrors import (
+    GatewayErrorsWSGIMiddleware,
+    RequestInfo,
+    ServiceUnavailable,
+    Translator,
+)
+
+pytestmark = pytest.mark.server
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def hx() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+class TrackedBody:
+    """An app body that records ``close()`` and may fail while iterated."""
+
+    def __init__(self, chunks: Iterable[bytes | Exception], closed: list[str], name: str) -> None:
+        self.chunks = chunks
+        self.closed = closed
+        self.name = name
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
+
+    def close(self) -> None:
+        self.closed.append(self.name)
+
+
+def generator_body(upstreams: Any, closed: list[str], path: str) -> Iterator[bytes]:
+    """A generator body (the middleware guards these without a class instance)."""
+    try:
+        if path == "/gen/ok":
+            yield b"hel"
+            yield b"lo"
+            return
+        if path == "/gen/late":
+            yield b"partial"
+        call_upstream(upstreams, "refused")
+        yield b"unreachable"
+    finally:
+        closed.append(path)
+
+
+def make_app(upstreams: Any, closed: list[str]) -> Callable[..., Iterable[bytes]]:
+    """A plain WSGI app whose routes fail in every way PEP 3333 allows."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ["PATH_INFO"]
+        query = parse_qs(environ["QUERY_STRING"])
+        ok = [("Content-Type", "text/plain")]
+        if path in ("/ok", "/health"):
+            start_response("200 OK", [*ok, ("Content-Length", "5")])
+            return [b"hello"]
+        if path.startswith("/fault/"):
+            call_upstream(upstreams, path[len("/fault/") :], query.get("client", ["requests"])[0])
+        if path == "/own":
+            raise ServiceUnavailable(code="circuit_open", retry_after=30, upstream="payments")
+        if path == "/unclassified":
+            raise ValueError("a bug, not an upstream failure")
+        if path == "/started-then-fault":
+            start_response("200 OK", ok)
+            call_upstream(upstreams, "refused")
+        if path == "/write-then-fault":
+            write = start_response("200 OK", ok)
+            write(b"partial")
+            call_upstream(upstreams, "refused")
+        if path == "/file":
+            start_response("200 OK", ok)
+            return environ["wsgi.file_wrapper"](io.BytesIO(b"file body"))  # type: ignore[no-any-return]
+        start_response("200 OK", ok)
+        if path.startswith("/gen/"):
+            return generator_body(upstreams, closed, path)
+        refused = upstream_exception(upstreams, "refused")
+        bodies: dict[str, list[bytes | Exception]] = {
+            "/stream": [b"hel", b"lo"],
+            "/stream-fault-first": [refused],
+            "/stream-fault-after-empty": [b"", refused],
+            "/stream-fault-late": [b"partial", refused],
+            "/stream-unclassified": [ValueError("bug")],
+        }
+        return TrackedBody(bodies[path], closed, path)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def closed() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    return Translator(service="catalog")
+
+
+@pytest.fixture(scope="module")
+def base_url(upstreams: Any, closed: list[str], translator: Translator) -> Iterator[str]:
+    app = GatewayErrorsWSGIMiddleware(make_app(upstreams, closed), translator=translator)
+    with serve_wsgi(app) as url:
+        yield url
+
+
+def wait_closed(closed: list[str], name: str) -> None:
+    deadline = time.monotonic() + 2
+    while name not in closed:
+        assert time.monotonic() < deadline, f"{name}: the app's body was never closed"
+        time.sleep(0.005)
+
+
+def expected_body(
+    translator: Translator, exc: BaseException, path: str, accept: str | None, rid: str
+) -> bytes:
+    response = translator.translate(exc, RequestInfo("GET", path, "", accept, rid))
+    assert response is not None
+    return response.body
+
+
+# -- happy path ----------------------------------------------------------------------------
+
+
+def test_happy_path_passes_through(base_url: str, hx: httpx.Client) -> None:
+    with requests.Session() as session:
+        response = session.get(f"{base_url}/ok", timeout=5)
+        assert (response.status_code, response.text) == (200, "hello")
+        response = session.get(f"{base_url}/stream", timeout=5)
+        assert (response.status_code, response.text) == (200, "hello")
+    assert hx.get(f"{base_url}/file", timeout=5).text == "file body"
+
+
+def test_list_and_file_wrapper_bodies_are_returned_unchanged() -> None:
+    body = [b"hello"]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return body
+
+    middleware = GatewayErrorsWSGIMiddleware(app)
+    assert middleware({"PATH_INFO": "/"}, lambda *a: None) is body
+
+    class FileWrapper:
+        pass
+
+    wrapped = FileWrapper()
+    middleware = GatewayErrorsWSGIMiddleware(lambda environ, start_response: wrapped)  # type: ignore[arg-type, return-value]
+    assert middleware({"wsgi.file_wrapper": FileWrapper}, lambda *a: None) is wrapped
+
+
+def test_close_reaches_the_body_even_when_never_iterated() -> None:
+    closed: list[str] = []
+    middleware = GatewayErrorsWSGIMiddleware(
+        lambda environ, start_response: TrackedBody([b"x"], closed, "never-iterated")
+    )
+    body = middleware({}, lambda *a: None)
+    body.close()  # type: ignore[attr-defined]
+    assert closed == ["never-iterated"]
+
+
+# -- upstream failures from the app call ---------------------------------------------------
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_real_upstream_failures(
+    base_url: str, upstreams: Any, translator: Translator, client: str
+) -> None:
+    with requests.Session() as session:
+        for fault in FAULTS:
+            exc = upstream_exception(upstreams, fault, client)
+            path = f"/fault/{fault}"
+            response = session.get(
+                f"{base_url}{path}?client={client}",
+                headers={"Accept": PROBLEM_JSON, "X-Request-Id": f"rid-{fault}"},
+                timeout=5,
+            )
+            want = translator.translate(
+                exc, RequestInfo("GET", path, f"client={client}", PROBLEM_JSON, f"rid-{fault}")
+            )
+            assert want is not None
+            assert response.status_code == want.status, fault
+            assert response.content == want.body, fault
+            problem = response.json()
+            assert problem["status"] == want.status
+            assert problem["code"] == want.error.code
+            assert problem["request_id"] == f"rid-{fault}"
+            assert response.headers["content-type"] == PROBLEM_JSON
+            assert response.headers["cache-control"] == "no-store"
+            assert response.headers["vary"] == "Accept"
+            assert response.headers["x-request-id"] == f"rid-{fault}"
+            if want.status == 503:
+                assert response.headers["retry-after"] == "7"
+
+
+def test_status_codes_by_failure_kind(base_url: str, hx: httpx.Client) -> None:
+    expected = {"refused": 502, "hang": 504, "tls": 502, "dns": 502, "503": 503, "500": 502}
+    for fault, status in expected.items():
+        response = hx.get(f"{base_url}/fault/{fault}", timeout=5)
+        assert response.status_code == status, fault
+    assert response.headers["proxy-status"] == "catalog; received-status=500"
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/json", PROBLEM_JSON),
+        ("application/xml", "application/problem+xml"),
+        ("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "text/html; charset=utf-8"),
+        ("text/plain", "text/plain; charset=utf-8"),
+        (None, PROBLEM_JSON),
+    ],
+)
+def test_accept_negotiation(
+    base_url: str,
+    upstreams: Any,
+    translator: Translator,
+    accept: str | None,
+    content_type: str,
+    hx: httpx.Client,
+) -> None:
+    headers = {"X-Request-Id": "neg-1"}
+    if accept is not None:
+        headers["Accept"] = accept
+    response = hx.get(f"{base_url}/fault/refused", headers=headers, timeout=5)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == content_type
+    exc = upstream_exception(upstreams, "refused")
+    assert response.content == expected_body(translator, exc, "/fault/refused", accept, "neg-1")
+    if "json" in content_type:
+        assert response.json()["code"] == "connection_refused"
+    elif "xml" in content_type:
+        root = ET.fromstring(response.content)
+        assert root.tag == "{urn:ietf:rfc:7807}problem"
+    elif "html" in content_type:
+        assert response.text.lstrip().lower().startswith("<!doctype html")
+    else:
+        assert "502" in response.text
+
+
+def test_head_has_headers_and_no_body(base_url: str) -> None:
+    get = requests.get(f"{base_url}/fault/refused", timeout=5)
+    head = requests.head(f"{base_url}/fault/refused", timeout=5)
+    assert head.status_code == 502
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_own_exception(base_url: str) -> None:
+    response = requests.get(f"{base_url}/own", timeout=5)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json()["code"] == "circuit_open"
+    assert response.json()["upstream"] == "payments"
+
+
+def test_error_after_start_response_replaces_the_headers(base_url: str) -> None:
+    response = requests.get(f"{base_url}/started-then-fault", timeout=5)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "connection_refused"
+
+
+def test_unclassified_exception_reaches_the_server(base_url: str) -> None:
+    response = requests.get(f"{base_url}/unclassified", timeout=5)
+    assert response.status_code == 500
+    assert "application/problem" not in response.headers.get("content-type", "")
+    assert "Internal Server Error" in response.text  # waitress's own page
+
+
+def test_connection_stays_open_after_an_error(base_url: str) -> None:
+    host, port = base_url.rsplit("/", 1)[-1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("GET", "/fault/refused")
+        first = connection.getresponse()
+        first.read()
+        sock = connection.sock
+        connection.request("GET", "/ok")
+        second = connection.getresponse()
+        assert (first.status, second.status, second.read()) == (502, 200, b"hello")
+        assert connection.sock is sock  # keep-alive: same connection
+    finally:
+        connection.close()
+
+
+# -- failures while the body is iterated ---------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/stream-fault-first", "/stream-fault-after-empty"])
+def test_streamed_body_failing_before_any_byte_gets_an_answer(
+    base_url: str, closed: list[str], path: str
+) -> None:
+    response = requests.get(f"{base_url}{path}", headers={"Accept": "text/plain"}, timeout=5)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text.startswith("502")
+    wait_closed(closed, path)
+
+
+def test_streamed_body_failing_late_aborts_the_response(
+    base_url: str, closed: list[str], hx: httpx.Client
+) -> None:
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{base_url}/stream-fault-late", timeout=5)
+    with pytest.raises(httpx.RemoteProtocolError):
+        hx.get(f"{base_url}/stream-fault-late", timeout=5)
+    raw = raw_request(base_url, b"GET /stream-fault-late HTTP/1.1\r\nHost: t\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Transfer-Encoding: chunked" in head
+    assert b"partial" in body
+    assert not body.endswith(b"0\r\n\r\n")  # no last chunk: the client knows it is broken
+    wait_closed(closed, "/stream-fault-late")
+
+
+def test_write_callable_then_failure_aborts(base_url: str) -> None:
+    raw = raw_request(base_url, b"GET /write-then-fault HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert b"partial" in raw
+    assert b"problem" not in raw
+    assert not raw.endswith(b"0\r\n\r\n")
+
+
+def test_generator_bodies(base_url: str, closed: list[str]) -> None:
+    ok = requests.get(f"{base_url}/gen/ok", timeout=5)
+    assert (ok.status_code, ok.text) == (200, "hello")
+    early = requests.get(f"{base_url}/gen/early", headers={"Accept": "text/plain"}, timeout=5)
+    assert (early.status_code, early.text[:3]) == (502, "502")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{base_url}/gen/late", timeout=5)
+    for path in ("/gen/ok", "/gen/early", "/gen/late"):
+        wait_closed(closed, path)
+
+
+def test_closing_a_guarded_generator_closes_the_app_generator() -> None:
+    closed: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        return generator_body(None, closed, "/gen/ok")
+
+    body = GatewayErrorsWSGIMiddleware(app)({}, lambda *a: None)
+    assert next(iter(body)) == b"hel"
+    body.close()  # type: ignore[attr-defined]
+    assert closed == ["/gen/ok"]
+
+
+def test_streamed_unclassified_failure_propagates(base_url: str, closed: list[str]) -> None:
+    response = requests.get(f"{base_url}/stream-unclassified", timeout=5)
+    assert response.status_code == 500
+    assert "Internal Server Error" in response.text
+    wait_closed(closed, "/stream-unclassified")
+
+
+# -- settings through the middleware -------------------------------------------------------
+
+
+def test_maintenance_mode_and_exempt_paths(upstreams: Any) -> None:
+    app = GatewayErrorsWSGIMiddleware(make_app(upstreams, []), maintenance=True)
+    with serve_wsgi(app) as url:
+        response = requests.get(f"{url}/ok", timeout=5)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "300"
+        assert response.json()["code"] == "maintenance"
+        assert requests.get(f"{url}/health", timeout=5).status_code == 200
+        head = requests.head(f"{url}/ok", timeout=5)
+        assert (head.status_code, head.content) == (503, b"")
+
+
+def test_maintenance_callable_is_checked_per_request(upstreams: Any) -> None:
+    switch = threading.Event()
+    app = GatewayErrorsWSGIMiddleware(make_app(upstreams, []), maintenance=switch.is_set)
+    with serve_wsgi(app) as url:
+        assert requests.get(f"{url}/ok", timeout=5).status_code == 200
+        switch.set()
+        assert requests.get(f"{url}/ok", timeout=5).status_code == 503
+
+
+def test_suppress_response_codes(upstreams: Any) -> None:
+    app = GatewayErrorsWSGIMiddleware(
+        make_app(upstreams, []), suppress_response_codes="suppress_response_codes"
+    )
+    with serve_wsgi(app) as url:
+        response = requests.get(f"{url}/fault/refused?suppress_response_codes=true", timeout=5)
+        assert response.status_code == 200
+        assert response.json()["status"] == 502
+        assert requests.get(f"{url}/fault/refused", timeout=5).status_code == 502
+
+
+def test_on_error_hook_and_log(upstreams: Any, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[tuple[str, str]] = []
+    app = GatewayErrorsWSGIMiddleware(
+        make_app(upstreams, []),
+        on_error=lambda error, exc: seen.append((error.code, type(exc).__name__)),
+    )
+    with caplog.at_level("ERROR", logger="gatewayerrors"), serve_wsgi(app) as url:
+        requests.get(f"{url}/fault/refused", timeout=5)
+        requests.get(f"{url}/stream-fault-first", timeout=5)
+    assert seen == [("connection_refused", "ConnectionError")] * 2
+    assert sum("connection_refused" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any, hx: httpx.Client) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        call_upstream(upstreams, "refused")
+        return []
+
+    with serve_wsgi(GatewayErrorsWSGIMiddleware(app)) as url:
+        response = hx.get(f"{url}/caf%C3%A9", timeout=5)
+    # Decoded as UTF-8 (as ASGI does), then rendered as a URI reference; a latin-1 reading
+    # would give /caf%C3%83%C2%A9.
+    assert response.json()["instance"] == "/caf%C3%A9"
+    captured: list[str] = []
+    body = GatewayErrorsWSGIMiddleware(app)(
+        {"SCRIPT_NAME": "/api", "PATH_INFO": "/x"}, lambda status, *a: captured.append(status)
+    )
+    assert captured == ["502 Bad Gateway"]
+    assert json.loads(b"".join(body))["instance"] == "/api/x"
+
+
+def test_passing_settings_and_translator_is_an_error() -> None:
+    with pytest.raises(TypeError):
+        GatewayErrorsWSGIMiddleware(lambda e, s: [], translator=Translator(), service="x")  # type: ignore[arg-type, misc]
