@@ -27,6 +27,8 @@ from ._styles import build_style
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
+_NO_STORE = ("cache-control", "no-store")
+_VARY_ACCEPT = ("vary", "Accept")
 _JSON_TYPE = "application/problem+json"
 _XML_TYPE = "application/problem+xml"
 _HTML_TYPE = "text/html; charset=utf-8"
@@ -121,6 +123,7 @@ class Translator:
         self._request_id_header = settings.request_id_header.lower()
         self._trust_request_id = settings.trust_request_id
         self._debug = settings.debug
+        self._suppress = settings.suppress_response_codes
         self._default_retry = min(settings.default_retry_after, settings.max_retry_after)
         self._format_options = bool(settings.format_param) or settings.path_suffix
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
@@ -308,8 +311,8 @@ class Translator:
         headers = [
             ("content-type", content_type),
             ("content-length", str(len(body))),
-            ("cache-control", "no-store"),
-            ("vary", "Accept"),
+            _NO_STORE,
+            _VARY_ACCEPT,
         ]
         if error.retry_after is not None:
             headers.append(("retry-after", str(error.retry_after)))
@@ -322,7 +325,7 @@ class Translator:
         if error.request_id is not None:
             headers.append((self._request_id_header, error.request_id))
         status = error.status
-        suppress = self.settings.suppress_response_codes
+        suppress = self._suppress
         if suppress and request.query:
             value = _query_value(request.query, suppress)
             if value is not None and value.lower() not in _FALSE[1:]:
