@@ -242,16 +242,30 @@ class Translator:
         evidence = Evidence(code, 0, retry_after, None, detail, upstream)
         return self.respond(self.failure(evidence, request), request)
 
-    def maintenance_response(self, request: RequestInfo) -> ErrorResponse | None:
-        """The 503 ``maintenance`` answer if maintenance mode is on for this request, else None."""
+    def maintenance_active(self) -> bool:
+        """Whether maintenance mode is on right now. Cheap, and never raises.
+
+        Adapters ask this before describing the request, so that a configured but inactive
+        maintenance callable costs one call per request. A failing check is logged, and off.
+        """
         check = self.maintenance_check
         if check is None:
-            return None
+            return False
         try:
-            active = check()
+            return bool(check())
         except Exception:
             self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
-            return None
+            return False
+
+    def maintenance_response(
+        self, request: RequestInfo, *, active: bool | None = None
+    ) -> ErrorResponse | None:
+        """The 503 ``maintenance`` answer if maintenance mode is on for this request, else None.
+
+        ``active`` is :meth:`maintenance_active`'s answer when the caller already asked.
+        """
+        if active is None:
+            active = self.maintenance_active()
         if not active or self._exempt(request.path):
             return None
         return self.response_for(

@@ -102,7 +102,6 @@ class GatewayErrorsMiddleware:
             return
         if self._maintenance is not None and await self._maintenance_answer(scope, send):
             return
-
         started = False
 
         # A plain function returning the server's own awaitable: no extra coroutine per
@@ -158,7 +157,10 @@ class GatewayErrorsMiddleware:
         return True
 
     async def _maintenance_answer(self, scope: Scope, send: Send) -> bool:
-        response = self.translator.maintenance_response(self._request(scope))
+        translator = self.translator
+        if not translator.maintenance_active():
+            return False
+        response = translator.maintenance_response(self._request(scope), active=True)
         if response is None:
             return False
         if scope["type"] == "websocket":

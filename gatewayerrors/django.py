@@ -192,15 +192,10 @@ class GatewayErrorsMiddleware:
 
     @staticmethod
     def _maintenance(translator: Translator, request: HttpRequest) -> HttpResponse | None:
-        check = translator.maintenance_check
-        try:
-            active = check() if check is not None else False
-        except Exception:
-            active = True  # maintenance_response calls it again and logs the failure
-        if not active:
+        if not translator.maintenance_active():
             return None
         info = request_info(request, translator.settings.request_id_header)
-        response = translator.maintenance_response(info)
+        response = translator.maintenance_response(info, active=True)
         return None if response is None else django_response(response)
 
 

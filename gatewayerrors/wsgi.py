@@ -141,15 +141,11 @@ class GatewayErrorsWSGIMiddleware:
     def _maintenance(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes] | None:
-        check = self._maintenance_check
-        try:
-            active = check() if check is not None else False
-        except Exception:
-            active = True  # maintenance_response calls it again and logs the failure
-        if not active:
+        translator = self.translator_for(environ)
+        if not translator.maintenance_active():
             return None
         request = request_info(environ, self._request_id_key)
-        response = self.translator_for(environ).maintenance_response(request)
+        response = translator.maintenance_response(request, active=True)
         if response is None:
             return None
         self._start(response, start_response)

@@ -614,3 +614,27 @@ def test_every_code_renders_in_every_format() -> None:
             assert response.status == catalog[code].status
             assert response.body
             assert response.error.code == code
+
+
+def test_maintenance_active_asks_the_callable_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = {"on": False}
+    translator = Translator(maintenance=lambda: state["on"], maintenance_env=None)
+    assert translator.maintenance_active() is False
+    state["on"] = True
+    assert translator.maintenance_active() is True
+    # An adapter that already asked passes the answer on: the callable is not asked again.
+    state["on"] = False
+    response = translator.maintenance_response(RequestInfo(path="/orders"), active=True)
+    assert response is not None
+    assert response.error.code == "maintenance"
+
+    def broken() -> bool:
+        raise RuntimeError("flag store down")
+
+    failing = Translator(maintenance=broken, maintenance_env=None)
+    with caplog.at_level(logging.ERROR, logger="gatewayerrors"):
+        assert failing.maintenance_active() is False
+    assert any("maintenance check failed" in r.getMessage() for r in caplog.records)
+    assert Translator(maintenance_env=None).maintenance_active() is False
