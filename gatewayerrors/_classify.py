@@ -45,7 +45,9 @@ CLIENT_TRANSPORT = 400
 CLIENT_GENERIC = 300
 TIMEOUT_GENERIC = 200
 
-_MAX_LINKS = 32
+# Bounds for pathological chains (a task group of thousands): links examined and collected.
+_MAX_LINKS = 256
+_MAX_COLLECTED = 512
 _CACHE_LIMIT = 1024
 
 
@@ -362,6 +364,13 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("botocore", "ConnectTimeoutError"): f("connection_timeout", CLIENT_PRECISE),
         ("botocore", "ReadTimeoutError"): f("connection_read_timeout", CLIENT_PRECISE),
         ("botocore", "EndpointConnectionError"): f("connection_failed", CLIENT_GENERIC),
+        # botocore re-raises urllib3's errors implicitly (no ``from``): recognising its own
+        # classes is what lets the classifier follow their context to the precise cause.
+        ("botocore", "ConnectionClosedError"): f("connection_terminated", CLIENT_GENERIC),
+        ("botocore", "SSLError"): f("tls_protocol_error", CLIENT_GENERIC),
+        ("botocore", "ProxyConnectionError"): f("connection_failed", CLIENT_GENERIC),
+        ("botocore", "HTTPClientError"): f("connection_failed", CLIENT_GENERIC - 1),
+        ("botocore", "ConnectionError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("botocore", "ClientError"): _botocore_client_error,
     }
     # httpx/httpcore name their precise classes alike.
@@ -479,11 +488,19 @@ class Classifier:
         return self._evidence(exc, self._type_info(type(exc)).rule)
 
     def classify(self, exc: BaseException) -> Evidence | None:
-        """The most specific evidence along the exception's chain, or None if none is found."""
-        # This runs on every translated error: it is written for speed (no helper calls per
-        # link, identity membership on a short list instead of a set of ids).
+        """The most specific evidence along the exception's chain, or None if none is found.
+
+        Explicit links are always followed: ``__cause__`` (``raise ... from exc``), exception
+        groups' members, and the exceptions a client wraps (``reason``, ``os_error``, ``args``).
+        The implicit ``__context__`` ("raised while handling") is followed only from a link that
+        is itself an upstream failure (a client re-raising a lower-level error) and never when
+        suppressed (``from None``): an application's own exception raised in an ``except``
+        block stays the application's, for its framework's error handling to see.
+        """
+        # This runs on every translated error: no helper calls per link in the common case.
         best: Evidence | None = None
         chain: list[BaseException] = [exc]
+        seen = {id(exc)}
         cached = self._cache.get
         predicates = self._predicates
         index = 0
@@ -503,29 +520,39 @@ class Classifier:
                     found = None
             if found is not None and (best is None or found.specificity > best.specificity):
                 best = found
-            for arg in link.args:
-                if isinstance(arg, BaseException) and arg not in chain:
-                    chain.append(arg)
-            if info.class_links:
-                for name in info.class_links:
-                    value = getattr(link, name, None)
-                    members = value if isinstance(value, (tuple, list)) else (value,)
-                    for member in members:  # an exception group has several
-                        if isinstance(member, BaseException) and member not in chain:
-                            chain.append(member)
-            instance = link.__dict__
-            if instance:
-                for name in _LINK_ATTRIBUTES:
-                    value = instance.get(name)
-                    if isinstance(value, BaseException) and value not in chain:
-                        chain.append(value)
-            cause = link.__cause__
-            if cause is not None and cause not in chain:
-                chain.append(cause)
-            context = link.__context__
-            if context is not None and context not in chain:
-                chain.append(context)
+            for candidate in self._links(link, info, follow_context=found is not None):
+                if (
+                    isinstance(candidate, BaseException)
+                    and id(candidate) not in seen
+                    and len(chain) < _MAX_COLLECTED
+                ):
+                    seen.add(id(candidate))
+                    chain.append(candidate)
         return best
+
+    @staticmethod
+    def _links(link: BaseException, info: _TypeInfo, *, follow_context: bool) -> list[object]:
+        # Each access is guarded on its own: a property that raises loses only itself.
+        try:
+            linked: list[object] = list(link.args)
+        except Exception:
+            linked = []
+        for name in info.class_links:
+            try:
+                value = getattr(link, name, None)
+            except Exception:
+                continue
+            if isinstance(value, (tuple, list)):  # an exception group's members
+                linked += value
+            else:
+                linked.append(value)
+        instance = link.__dict__
+        if instance:
+            linked += [instance.get(name) for name in _LINK_ATTRIBUTES]
+        linked.append(link.__cause__)
+        if follow_context and not link.__suppress_context__:
+            linked.append(link.__context__)
+        return linked
 
     def known_exception_classes(self) -> list[type[BaseException]]:
         """The exception classes this classifier has a rule for, among modules already imported.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http.client
+import socket
 import sys
 import time
 import urllib.error
@@ -380,6 +381,8 @@ class PaymentError(Exception):
 
 
 def test_evidence_deep_in_an_application_chain(upstreams: Upstreams) -> None:
+    """Explicit causes are followed however deep the application wraps the client's error."""
+
     def charge() -> None:
         try:
             requests_get(upstreams.refused_url, FAST)
@@ -389,8 +392,8 @@ def test_evidence_deep_in_an_application_chain(upstreams: Upstreams) -> None:
     def checkout() -> None:
         try:
             charge()
-        except PaymentError:
-            raise RuntimeError("checkout failed") from None
+        except PaymentError as exc:
+            raise RuntimeError("checkout failed") from exc
 
     def handler() -> None:
         try:
@@ -399,14 +402,33 @@ def test_evidence_deep_in_an_application_chain(upstreams: Upstreams) -> None:
             raise ValueError("request failed") from exc
 
     exc = failure(lambda url, timeout: handler(), "", FAST)
-    # ValueError -> RuntimeError (context kept despite "from None") -> PaymentError ->
-    # requests.ConnectionError -> urllib3 MaxRetryError -> NewConnectionError ->
-    # ConnectionRefusedError
+    # ValueError -> RuntimeError -> PaymentError -> requests.ConnectionError ->
+    # urllib3 MaxRetryError -> NewConnectionError -> ConnectionRefusedError
     assert classified(exc).code == "connection_refused"
 
 
-def test_error_raised_while_handling_an_upstream_error(upstreams: Upstreams) -> None:
-    """Implicit chaining counts: the upstream failure is why the handler failed."""
+def test_from_none_cuts_the_chain(upstreams: Upstreams) -> None:
+    """``raise ... from None`` says the earlier failure is not the cause: not ours."""
+
+    def handler() -> None:
+        try:
+            requests_get(upstreams.refused_url, FAST)
+        except requests.ConnectionError:
+            raise RuntimeError("reported elsewhere") from None
+
+    exc = failure(lambda url, timeout: handler(), "", FAST)
+    assert exc.__suppress_context__
+    assert classifier.classify(exc) is None
+
+
+def test_app_bug_raised_while_handling_an_upstream_error_is_not_mine(
+    upstreams: Upstreams,
+) -> None:
+    """An application's own error in an ``except`` block stays the application's.
+
+    Only a link that is itself an upstream failure has its implicit context followed, so the
+    framework's 500 handling and error tracking see the bug; ``raise ... from exc`` opts in.
+    """
 
     def handler() -> None:
         try:
@@ -416,7 +438,22 @@ def test_error_raised_while_handling_an_upstream_error(upstreams: Upstreams) -> 
 
     exc = failure(lambda url, timeout: handler(), "", FAST)
     assert isinstance(exc, KeyError)
-    assert classified(exc).code == "connection_read_timeout"
+    assert isinstance(exc.__context__, httpx.TimeoutException)
+    assert classifier.classify(exc) is None
+
+
+def test_a_client_error_raised_while_handling_another_keeps_both(upstreams: Upstreams) -> None:
+    """A recognised failure raised while handling another: the more specific evidence wins."""
+
+    def handler() -> None:
+        try:
+            parts = urlsplit(upstreams.refused_url)
+            socket.create_connection((parts.hostname, parts.port), timeout=FAST)
+        except ConnectionRefusedError:
+            raise TimeoutError("gave up")  # noqa: B904 - implicit chaining is the point
+
+    exc = failure(lambda url, timeout: handler(), "", FAST)
+    assert classified(exc).code == "connection_refused"
 
 
 # -- grpc and botocore: real clients, real exceptions -----------------------------------------

@@ -144,10 +144,9 @@ def test_tie_goes_to_the_outermost() -> None:
 
 
 def test_cyclic_chain_terminates() -> None:
-    first, second = RuntimeError("a"), RuntimeError("b")
+    first, second = RuntimeError("a"), RuntimeError("b", ConnectionRefusedError())
     first.__cause__ = second
     second.__cause__ = first
-    second.__context__ = ConnectionRefusedError()
     assert _code(first) == "connection_refused"
 
 
@@ -393,3 +392,38 @@ def test_a_registered_datetime_retry_after_counts_down() -> None:
     assert later is not None
     assert later.retry_after is not None
     assert later.retry_after <= first.retry_after
+
+
+def test_hostile_links_do_not_lose_the_rest_of_the_chain() -> None:
+    class BrokenArgs(Exception):
+        @property  # type: ignore[override]
+        def args(self) -> tuple[object, ...]:
+            raise RuntimeError("args exploded")
+
+    class EqualToEverything(Exception):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = Exception.__hash__
+
+    broken = BrokenArgs()
+    broken.__cause__ = ConnectionRefusedError()
+    assert _code(broken) == "connection_refused"
+    equal = EqualToEverything()
+    equal.__cause__ = ConnectionRefusedError()
+    assert _code(equal) == "connection_refused"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is built in from 3.11")
+def test_a_large_group_is_classified_by_its_precise_members_in_bounded_time() -> None:
+    members = []
+    for _ in range(40):
+        wrapper = httpx.ConnectError("All connection attempts failed")
+        wrapper.__cause__ = ConnectionRefusedError(111, "refused")
+        members.append(wrapper)
+    group = ExceptionGroup("many", members)  # type: ignore[name-defined]  # noqa: F821
+    assert _code(group) == "connection_refused"
+    huge = ExceptionGroup("huge", [ValueError(n) for n in range(20_000)])  # type: ignore[name-defined]  # noqa: F821
+    started = time.perf_counter()
+    assert classifier.classify(huge) is None
+    assert time.perf_counter() - started < 0.5
