@@ -75,7 +75,7 @@ def build_app(urls: dict[str, str]) -> Any:
 
     async def maintenance(request: Request) -> PlainTextResponse:
         raise ServiceUnavailable(
-            "Orders are paused for a database upgrade.", code="maintenance", retry_after=600
+            code="maintenance", retry_after=600, detail="Orders are paused for a database upgrade."
         )
 
     async def index(request: Request) -> PlainTextResponse:

@@ -1,14 +1,18 @@
 """Exceptions an application raises when it detects an upstream failure itself.
 
     Exception
-     └── GatewayError               (status from its code; default code: proxy_internal_error)
+     └── GatewayError               (status from its code; default code: upstream_error)
           ├── BadGateway             502, default code: upstream_error
           ├── ServiceUnavailable     503, default code: destination_unavailable
           └── GatewayTimeout         504, default code: upstream_timeout
 
 Raise one anywhere below the middleware; it is translated like any recognised client error::
 
-    raise ServiceUnavailable(code="circuit_open", retry_after=30, upstream="payments")
+    raise ServiceUnavailable(
+        f"breaker open after {failures} failures",   # for your logs only
+        code="circuit_open", retry_after=30, upstream="payments",
+        detail="Payments are paused for a moment.",  # shown to the client (optional)
+    )
 """
 
 from __future__ import annotations
@@ -23,18 +27,21 @@ __all__ = ["BadGateway", "GatewayError", "GatewayTimeout", "ServiceUnavailable"]
 class GatewayError(Exception):
     """An upstream failure detected by the application.
 
-    ``code`` is a catalog code; ``detail`` a safe, client-facing sentence (shown instead of the
-    catalog's description); ``retry_after`` seconds or a :class:`~datetime.datetime`;
-    ``upstream`` a logical name such as ``"payments"`` (never a host).
+    ``message`` is for your logs and error tracker only, like any exception's message: it is
+    never sent to the client (write what helps you debug, hosts included). ``detail`` is the
+    safe, client-facing sentence shown instead of the catalog's description. ``code`` is a
+    catalog code; ``retry_after`` seconds or a :class:`~datetime.datetime`; ``upstream`` a
+    logical name such as ``"payments"`` (never a host).
     """
 
-    default_code = "proxy_internal_error"
+    default_code = "upstream_error"
 
     def __init__(
         self,
-        detail: str | None = None,
+        message: str | None = None,
         *,
         code: str | None = None,
+        detail: str | None = None,
         retry_after: float | datetime | None = None,
         upstream: str | None = None,
     ) -> None:
@@ -45,7 +52,7 @@ class GatewayError(Exception):
         self.detail = detail or None
         self.retry_after = retry_after
         self.upstream = upstream or None
-        super().__init__(detail or catalog[self.code].title)
+        super().__init__(message or detail or catalog[self.code].title)
 
     @property
     def status(self) -> int:

@@ -266,12 +266,14 @@ class PaymentsDown(ServiceUnavailable):
 @pytest.mark.parametrize(
     ("exc", "code", "status", "retry_after", "upstream", "detail"),
     [
-        (GatewayError(), "proxy_internal_error", 500, None, None, None),
+        (GatewayError(), "upstream_error", 502, None, None, None),
         (BadGateway(), "upstream_error", 502, None, None, None),
         (ServiceUnavailable(retry_after=30), "destination_unavailable", 503, 30, None, None),
         (GatewayTimeout(upstream="search"), "upstream_timeout", 504, None, "search", None),
         (
-            ServiceUnavailable("Payments is paused.", code="circuit_open", upstream="payments"),
+            ServiceUnavailable(
+                detail="Payments is paused.", code="circuit_open", upstream="payments"
+            ),
             "circuit_open",
             503,
             None,

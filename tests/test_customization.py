@@ -142,7 +142,7 @@ def test_twitter_style_envelopes() -> None:
 def test_twitter_style_escapes_xml() -> None:
     translator = Translator(style="twitter")
     response = translator.translate(
-        ServiceUnavailable("<b>&</b>", code="circuit_open"), request(XML)
+        ServiceUnavailable(detail="<b>&</b>", code="circuit_open"), request(XML)
     )
     assert response is not None
     assert ET.fromstring(response.body)[0].text == "<b>&</b>"
@@ -371,7 +371,9 @@ def test_jinja_template_gets_an_escaped_context(tmp_path: Path) -> None:
     translator = Translator(
         templates=folder, overrides={"circuit_open": {"title": "<script>x</script> & co"}}
     )
-    exc = ServiceUnavailable('"><img src=x>', code="circuit_open", retry_after=9, upstream="<u>")
+    exc = ServiceUnavailable(
+        detail='"><img src=x>', code="circuit_open", retry_after=9, upstream="<u>"
+    )
     response = translator.translate(exc, request(HTML))
     assert response is not None
     assert b"<script>x</script>" not in response.body

@@ -31,7 +31,7 @@ def translate(exc: BaseException) -> ErrorResponse:
 @pytest.mark.parametrize(
     ("cls", "code", "status"),
     [
-        (GatewayError, "proxy_internal_error", 500),
+        (GatewayError, "upstream_error", 502),
         (BadGateway, "upstream_error", 502),
         (ServiceUnavailable, "destination_unavailable", 503),
         (GatewayTimeout, "upstream_timeout", 504),
@@ -62,7 +62,7 @@ def test_subclasses_are_caught_as_gateway_error() -> None:
 
 def test_all_options_reach_the_response() -> None:
     exc = ServiceUnavailable(
-        "Payments are paused while we fail over.",
+        detail="Payments are paused while we fail over.",
         code="circuit_open",
         retry_after=42,
         upstream="payments",
@@ -94,7 +94,7 @@ def test_unknown_code_is_refused() -> None:
 
 
 def test_empty_detail_and_upstream_mean_unset() -> None:
-    exc = BadGateway("", upstream="")
+    exc = BadGateway(detail="", upstream="")
     assert exc.detail is None
     assert exc.upstream is None
     body = orjson.loads(translate(exc).body)
@@ -137,7 +137,9 @@ def test_own_exception_wins_over_the_real_cause() -> None:
 
 
 def test_survives_pickle_and_copy() -> None:
-    exc = ServiceUnavailable("Paused.", code="circuit_open", retry_after=30, upstream="payments")
+    exc = ServiceUnavailable(
+        detail="Paused.", code="circuit_open", retry_after=30, upstream="payments"
+    )
     for clone in (pickle.loads(pickle.dumps(exc)), copy.copy(exc), copy.deepcopy(exc)):
         assert type(clone) is ServiceUnavailable
         assert (clone.code, clone.detail, clone.retry_after, clone.upstream) == (
@@ -147,3 +149,17 @@ def test_survives_pickle_and_copy() -> None:
             "payments",
         )
         assert str(clone) == "Paused."
+
+
+def test_the_message_is_for_logs_and_never_reaches_the_client() -> None:
+    """The positional message is an exception message: hosts in it must not leak."""
+    from gatewayerrors import RequestInfo, Translator
+
+    exc = BadGateway("payments at http://10.0.0.5:8080/charge failed: refused")
+    assert str(exc) == "payments at http://10.0.0.5:8080/charge failed: refused"
+    for accept in ("application/json", "application/xml", "text/html", "text/plain"):
+        response = Translator().translate(exc, RequestInfo(accept=accept))
+        assert response is not None
+        assert b"10.0.0.5" not in response.body
+        assert b"8080" not in response.body
+        assert all("10.0.0.5" not in value for _, value in response.headers)

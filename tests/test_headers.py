@@ -258,7 +258,7 @@ def test_header_values_never_carry_control_characters(
     retry: int | None,
 ) -> None:
     translator = Translator(service=service, debug=True)
-    exc = ServiceUnavailable(detail, upstream=upstream, retry_after=retry)
+    exc = ServiceUnavailable(detail=detail, upstream=upstream, retry_after=retry)
     exc.__context__ = ConnectionResetError(message)
     response = respond(exc, translator, accept=accept, request_id=request_id)
     assert_header_values_safe(response)

@@ -477,7 +477,7 @@ def test_hostile_text_is_escaped_in_html_xml_and_json(
     translator = Translator(
         debug=True, overrides={"connection_refused": {"title": title, "hint": hint}}
     )
-    exc = GatewayError(detail or None, code="connection_refused")
+    exc = GatewayError(detail=detail or None, code="connection_refused")
     exc.__cause__ = ConnectionRefusedError(message)
     responses = {
         accept: translator.translate(

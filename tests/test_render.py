@@ -44,7 +44,7 @@ URI_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-F]{2})*")
 
 def _page_tags() -> set[str]:
     """Every tag the built-in page uses, from a benign page with every feature on."""
-    exc = ServiceUnavailable("detail", upstream="search", retry_after=5)
+    exc = ServiceUnavailable(detail="detail", upstream="search", retry_after=5)
     request = RequestInfo(path="/", accept="text/html", request_id="req-1")
     response = Translator(debug=True).translate(exc, request)
     assert response is not None
@@ -133,7 +133,7 @@ def test_problem_json_members_for_a_plain_failure() -> None:
 
 def test_problem_json_optional_members_when_known() -> None:
     exc = ServiceUnavailable(
-        "Payments are paused.", code="circuit_open", retry_after=12, upstream="payments"
+        detail="Payments are paused.", code="circuit_open", retry_after=12, upstream="payments"
     )
     body = orjson.loads(translate(exc, "json").body)
     assert body["status"] == 503
@@ -231,7 +231,7 @@ HOSTILE = '<script>alert("x")</script> & \' ]]> <!-- --> &amp; \x00\x1b[31m\r\n\
 
 @pytest.mark.parametrize("fmt", list(ACCEPT))
 def test_hostile_text_is_escaped_in_every_format(fmt: str) -> None:
-    exc = ServiceUnavailable(HOSTILE, upstream=HOSTILE)
+    exc = ServiceUnavailable(detail=HOSTILE, upstream=HOSTILE)
     translator = Translator(debug=True)
     response = translate(exc, fmt, translator, path="/" + HOSTILE)
     assert dict(response.headers)["content-type"] == CONTENT_TYPE[fmt]
@@ -272,7 +272,7 @@ TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=80)
 def test_any_text_renders_well_formed(
     detail: str, upstream: str, path: str, message: str, request_id: str, fmt: str
 ) -> None:
-    exc = ServiceUnavailable(detail, upstream=upstream)
+    exc = ServiceUnavailable(detail=detail, upstream=upstream)
     exc.__cause__ = ConnectionResetError(message)
     response = translate(exc, fmt, DEBUG_TRANSLATOR, path="/" + path, request_id=request_id)
     assert response.status == 503
