@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 from werkzeug.http import parse_date
@@ -64,7 +64,7 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
         # NaN is unreadable; infinity would make int() raise, so bound it like long digits.
         return int(max(0, min(value, 10**11))) if value == value else None
     if isinstance(value, datetime):
-        date = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        date = value  # a naive datetime is local time, as datetime.now() gives it
     elif isinstance(value, (str, bytes)):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
@@ -100,7 +100,8 @@ def _from_status(status: object, headers: object) -> Evidence | None:
         retry = parse_retry_after(_header(headers, "retry-after"))
         return Evidence("upstream_overloaded", STATUS, retry, status)
     if status == 504:
-        return Evidence("upstream_timeout", STATUS, None, status)
+        retry = parse_retry_after(_header(headers, "retry-after"))
+        return Evidence("upstream_timeout", STATUS, retry, status)
     if 500 <= status <= 599:
         retry = parse_retry_after(_header(headers, "retry-after"))
         return Evidence("upstream_error", STATUS, retry, status)
@@ -482,10 +483,6 @@ class Classifier:
             return rule(exc)
         except Exception:  # a hostile exception object must not break classification
             return None
-
-    def evidence(self, exc: BaseException) -> Evidence | None:
-        """Evidence for a single exception, ignoring its chain."""
-        return self._evidence(exc, self._type_info(type(exc)).rule)
 
     def classify(self, exc: BaseException) -> Evidence | None:
         """The most specific evidence along the exception's chain, or None if none is found.

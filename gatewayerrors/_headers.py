@@ -42,8 +42,11 @@ def proxy_status(
 
 
 def clean_header_value(value: str) -> str:
-    """``value`` without CR, LF or other control characters (no header injection)."""
-    return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+    """``value`` as printable ASCII: control characters (CR, LF: header injection) dropped,
+    anything else outside ASCII (which WSGI servers refuse) replaced by ``?``."""
+    if value.isascii() and value.isprintable():
+        return value
+    return _NOT_PRINTABLE_ASCII.sub("?", _CONTROL.sub("", value))
 
 
 def valid_request_id(value: str | None) -> str | None:

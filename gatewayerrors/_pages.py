@@ -31,7 +31,6 @@ __all__ = [
     "auto_retry_delay",
     "build_html_renderer",
     "page_context",
-    "render_builtin_page",
     "script_json",
 ]
 
@@ -362,13 +361,6 @@ def build_builtin_page(type_base: str) -> Callable[[UpstreamFailure, str], bytes
         return b"".join(parts)
 
     return render
-
-
-def render_builtin_page(
-    error: UpstreamFailure, method: str = "GET", type_base: str = "urn:gatewayerrors:"
-) -> bytes:
-    """The built-in page for ``error`` (a convenience; the Translator keeps a prebuilt one)."""
-    return build_builtin_page(type_base)(error, method)
 
 
 def build_html_renderer(settings: Settings) -> HtmlRenderer:

@@ -19,7 +19,6 @@ from ._error import UpstreamFailure
 __all__ = [
     "problem_members",
     "reason_phrase",
-    "render_html_minimal",
     "render_problem_json",
     "render_problem_xml",
     "render_text",
@@ -47,6 +46,9 @@ def uri_path(path: str) -> str:
     Existing ``%XX`` escapes are kept; spaces, quotes, non-ASCII text and lone surrogates
     (which no encoder accepts) are escaped, so the value is valid in every format.
     """
+    if path.startswith("//"):
+        # "//host/x" would read as a network-path reference to another host (RFC 3986 §4.2).
+        path = "/%2F" + path[2:]
     if _URI_PATH.fullmatch(path):
         return path
     return _NOT_URI_PATH.sub(_percent_encode, path)
@@ -124,21 +126,3 @@ def render_text(failure: UpstreamFailure) -> bytes:
     if failure.debug is not None:
         lines += ["", f"Exception: {failure.debug}"]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
-
-
-def render_html_minimal(failure: UpstreamFailure) -> bytes:
-    """A minimal, escaped ``text/html`` page (the designed pages build on the same data)."""
-    e = html.escape
-    phrase = e(reason_phrase(failure.status))
-    request_id = (
-        f"<p>Request ID: <code>{e(failure.request_id)}</code></p>" if failure.request_id else ""
-    )
-    debug = f"<pre>{e(failure.debug)}</pre>" if failure.debug else ""
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{failure.status} {phrase}</title></head><body><main>"
-        f"<h1>{failure.status} {phrase}</h1><h2>{e(failure.title)}</h2>"
-        f"<p>{e(failure.detail)}</p><p>{e(failure.hint)}</p>{request_id}{debug}"
-        "</main></body></html>\n"
-    )
-    return page.encode("utf-8", "replace")

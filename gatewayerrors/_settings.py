@@ -93,6 +93,20 @@ class Settings:
                 raise TypeError(f"{name} must be an int (seconds), not {value!r}")
             if value < 0:
                 raise ValueError(f"{name} must not be negative")
+        exempt = self.maintenance_exempt
+        # A bare string ("/health", or ("/health") without its comma) would iterate as
+        # characters, and "/" would exempt every path.
+        if isinstance(exempt, str) or not all(
+            isinstance(path, str) and path.startswith("/") for path in exempt
+        ):
+            raise ValueError(
+                f"maintenance_exempt must be a tuple of paths starting with '/', not {exempt!r}"
+            )
+        object.__setattr__(self, "maintenance_exempt", tuple(exempt))
+        if not (isinstance(self.maintenance, bool) or callable(self.maintenance)):
+            raise TypeError(
+                f"maintenance must be True, False or a callable, not {self.maintenance!r}"
+            )
         if not _HEADER_NAME.fullmatch(self.request_id_header):
             raise ValueError(
                 f"request_id_header is not a valid header name: {self.request_id_header!r}"

@@ -77,8 +77,14 @@ class _CodeText(NamedTuple):
 
 
 def websocket_close_code(error: UpstreamFailure) -> int:
-    """WebSocket close code for an error after accept: 1013 try again later, 1014 bad gateway."""
-    return 1013 if error.status == 503 else 1014
+    """WebSocket close code for an error after accept (IANA registry).
+
+    1013 "try again later" for a 503, 1014 "bad gateway" for a 502 or 504, and 1011
+    "internal error" for the few kinds with another status (e.g. proxy_internal_error, 500).
+    """
+    if error.status == 503:
+        return 1013
+    return 1014 if error.status in (502, 504) else 1011
 
 
 def _query_value(query: str, name: str) -> str | None:
@@ -330,10 +336,7 @@ class Translator:
         ]
         if error.retry_after is not None:
             headers.append(("retry-after", str(error.retry_after)))
-        if error.received_status is None and error.debug is None:
-            proxy = self._codes[error.kind.code].proxy_status
-        else:
-            proxy = self._proxy_status(error)
+        proxy = self._proxy_status(error)
         if proxy is not None:
             headers.append(("proxy-status", proxy))
         if error.request_id is not None:
@@ -349,9 +352,8 @@ class Translator:
         return _new_response(ErrorResponse, (status, headers, body, error))
 
     def _proxy_status(self, error: UpstreamFailure) -> str | None:
-        base = self._codes[error.kind.code].proxy_status
         if error.received_status is None and error.debug is None:
-            return base
+            return self._codes[error.kind.code].proxy_status  # precomputed per code
         error_type = error.kind.code if error.kind.rfc9209 else None
         if error_type is None and error.received_status is None:
             return None
@@ -361,7 +363,7 @@ class Translator:
 
     def _fallback_error(self, code: str) -> UpstreamFailure:
         kind = catalog[code] if code in catalog else catalog["proxy_internal_error"]
-        retry = self.settings.default_retry_after if kind.status == 503 else None
+        retry = self._default_retry if kind.status == 503 else None
         return UpstreamFailure(
             kind, kind.status, kind.title, kind.description, kind.hint,
             retry, None, None, None, None, None,

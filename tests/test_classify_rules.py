@@ -28,6 +28,7 @@ from gatewayerrors import (
     GatewayTimeout,
     ServiceUnavailable,
     catalog,
+    parse_retry_after,
 )
 from gatewayerrors._classify import _BUILT_IN_RULES
 
@@ -429,3 +430,28 @@ def test_a_large_group_is_classified_by_its_precise_members_in_bounded_time() ->
     started = time.perf_counter()
     assert classifier.classify(huge) is None
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_naive_datetime_is_local_time() -> None:
+    """datetime.now() + timedelta is what people write: it must not be read as UTC."""
+    in_five_minutes = datetime.now() + timedelta(minutes=5)
+    seconds = parse_retry_after(in_five_minutes)
+    assert seconds is not None
+    assert 298 <= seconds <= 301
+
+
+def test_an_upstream_504_passes_its_retry_after_on() -> None:
+    class Response:
+        status_code = 504
+        headers = {"retry-after": "120"}
+
+    error = httpx.HTTPStatusError(
+        "504", request=httpx.Request("GET", "http://x/"), response=Response()
+    )  # type: ignore[arg-type]
+    evidence = classifier.classify(error)
+    assert evidence is not None
+    assert (evidence.code, evidence.retry_after, evidence.received_status) == (
+        "upstream_timeout",
+        120,
+        504,
+    )

@@ -348,3 +348,20 @@ def test_request_id_header_name_is_configurable_and_lowercase() -> None:
     )
     assert header(response, "x-correlation-id") == "abc"
     assert header(response, "x-request-id") is None
+
+
+def test_a_style_header_outside_ascii_becomes_printable_ascii() -> None:
+    """WSGI servers refuse non-latin-1 header values: the core never hands one over."""
+    from gatewayerrors import RequestInfo, Translator
+
+    translator = Translator(
+        style=lambda error, fmt, request: ("application/json; n=☃\r\nX: 1", b"{}")
+    )
+    response = translator.translate(
+        ConnectionRefusedError(), RequestInfo(accept="application/json")
+    )
+    assert response is not None
+    content_type = dict(response.headers)["content-type"]
+    assert content_type == "application/json; n=?X: 1"
+    assert content_type.isascii()
+    assert content_type.isprintable()

@@ -96,3 +96,19 @@ def test_from_mapping() -> None:
 def test_keyword_options_equal_a_settings_object() -> None:
     options = {"service": "api", "default_retry_after": 5, "format_param": "format"}
     assert Translator(**options).settings == Settings(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exempt", ["/health", ("/health", "health"), ("/health", 3)])
+def test_maintenance_exempt_must_be_paths(exempt: object) -> None:
+    with pytest.raises(ValueError, match="maintenance_exempt"):
+        Settings(maintenance_exempt=exempt)  # type: ignore[arg-type]
+
+
+def test_maintenance_exempt_list_becomes_a_tuple() -> None:
+    assert Settings(maintenance_exempt=["/ping"]).maintenance_exempt == ("/ping",)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flag", [1, "yes", None])
+def test_maintenance_must_be_a_bool_or_a_callable(flag: object) -> None:
+    with pytest.raises(TypeError, match="maintenance"):
+        Settings(maintenance=flag)  # type: ignore[arg-type]

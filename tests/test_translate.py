@@ -638,3 +638,29 @@ def test_maintenance_active_asks_the_callable_and_never_raises(
         assert failing.maintenance_active() is False
     assert any("maintenance check failed" in r.getMessage() for r in caplog.records)
     assert Translator(maintenance_env=None).maintenance_active() is False
+
+
+@pytest.mark.parametrize(
+    ("code", "close_code"),
+    [
+        ("connection_refused", 1014),
+        ("upstream_timeout", 1014),
+        ("upstream_overloaded", 1013),
+        ("maintenance", 1013),
+        ("proxy_internal_error", 1011),
+        ("http_request_denied", 1011),
+    ],
+)
+def test_websocket_close_codes_follow_the_status(code: str, close_code: int) -> None:
+    from gatewayerrors import websocket_close_code
+
+    response = Translator().response_for(code, RequestInfo())
+    assert websocket_close_code(response.error) == close_code
+
+
+def test_a_network_path_instance_cannot_point_at_another_host() -> None:
+    response = Translator().translate(
+        ConnectionRefusedError(), RequestInfo(path="//evil.example/x", accept="application/json")
+    )
+    assert response is not None
+    assert orjson.loads(response.body)["instance"] == "/%2Fevil.example/x"
