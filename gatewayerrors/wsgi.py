@@ -5,9 +5,11 @@
 
 It catches what the app raises when called and while its body is iterated (PEP 3333: a
 streamed body fails late). A failure before any body byte went out replaces the response,
-calling ``start_response`` again with ``exc_info``; after that, the exception is re-raised so
-the server aborts the connection: a client must see a broken response, never a truncated body
-that looks complete. Exceptions that are not upstream failures propagate untouched.
+calling ``start_response`` again with ``exc_info``; after that, an upstream failure is logged,
+counted in :attr:`GatewayErrorsWSGIMiddleware.failures_after_start`, passed to ``on_error`` and
+re-raised so the server aborts the connection: a client must see a broken response, never a
+truncated body that looks complete. Exceptions that are not upstream failures propagate
+untouched.
 
 Flask and Django turn a view's exception into their own 500 before an outer WSGI wrapper sees
 it: use :mod:`gatewayerrors.flask` or :mod:`gatewayerrors.django` there.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
@@ -73,6 +76,10 @@ class GatewayErrorsWSGIMiddleware:
     a ready :class:`~gatewayerrors.Translator` shared with another adapter.
     """
 
+    failures_after_start: int
+    """How many upstream failures came after the body's first bytes went out (the connection
+    was aborted instead of answered). A plain counter, for tests and metrics."""
+
     def __init__(
         self,
         app: WSGIApplication,
@@ -89,6 +96,8 @@ class GatewayErrorsWSGIMiddleware:
         self.translator = translator
         self._maintenance_check = translator.maintenance_check
         self._request_id_key = request_id_key(translator.settings.request_id_header)
+        self.failures_after_start = 0
+        self._count_lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._maintenance_check is not None:
@@ -125,9 +134,29 @@ class GatewayErrorsWSGIMiddleware:
         response = translator.translate(exc, request_info(environ, self._request_id_key))
         if response is None:
             return None
-        self._start(response, start_response, sys.exc_info())  # called in an except block
+        try:
+            self._start(response, start_response, sys.exc_info())  # called in an except block
+        except Exception:
+            # PEP 3333: the server re-raises when the headers already went out (the app used
+            # write()): the failure is one after the start, the server aborts the connection.
+            self._count_after_start()
+            translator.report(response, exc, response_started=True)
+            raise
         translator.report(response, exc)
         return [response.body]
+
+    def _report_after_start(self, exc: Exception, environ: WSGIEnvironment) -> None:
+        """Log, count and hand to ``on_error`` a failure that can no longer be answered."""
+        translator = self.translator_for(environ)
+        response = translator.translate(exc, request_info(environ, self._request_id_key))
+        if response is None:
+            return
+        self._count_after_start()
+        translator.report(response, exc, response_started=True)
+
+    def _count_after_start(self) -> None:
+        with self._count_lock:  # server worker threads share the middleware
+            self.failures_after_start += 1
 
     def _start(
         self,
@@ -174,7 +203,11 @@ def _guarded(
             raise
     else:
         # Bytes went out: a failure from here on must reach the server, which aborts.
-        yield from chunks
+        try:
+            yield from chunks
+        except Exception as exc:
+            middleware._report_after_start(exc, environ)
+            raise
         return
     finally:
         if close is not None:

@@ -366,6 +366,32 @@ def test_streamed_body_under_wsgi(wsgi_url: str) -> None:
         requests.get(f"{wsgi_url}/stream/late", timeout=5)
 
 
+def test_streamed_failure_after_the_start_under_wsgi_is_reported(
+    django_project: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.core.wsgi import get_wsgi_application
+    from django.test import override_settings
+
+    from gatewayerrors.django import get_translator
+
+    hooked: list[tuple[str, bool]] = []
+
+    def on_error(error: Any, exc: BaseException | None) -> None:
+        hooked.append((error.code, isinstance(exc, requests.ConnectionError)))
+
+    with (
+        override_settings(GATEWAYERRORS={"on_error": on_error}),
+        caplog.at_level(logging.ERROR, "gatewayerrors"),
+    ):
+        app = GatewayErrorsWSGIMiddleware(get_wsgi_application(), translator=get_translator())
+        with serve_wsgi(app) as url, pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{url}/stream/late", timeout=5)
+    assert app.failures_after_start == 1
+    assert hooked == [("connection_refused", True)]
+    [record] = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert record.gatewayerrors_response_started is True  # type: ignore[attr-defined]
+
+
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 def test_streamed_body_under_asgi_aborts(asgi_url: str, hx: httpx.Client) -> None:
     # Django's ASGI handler sends the response start before iterating: no answer can replace

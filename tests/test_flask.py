@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,6 +276,28 @@ def test_streamed_body_failures(base_url: str) -> None:
     assert response.json()["code"] == "connection_refused"
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{base_url}/stream-fault-late", timeout=5)
+
+
+def test_streamed_failure_after_the_start_is_reported(
+    upstreams: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooked: list[tuple[str, bool]] = []
+    app = create_app(
+        upstreams,
+        on_error=lambda error, exc: hooked.append(
+            (error.code, isinstance(exc, requests.ConnectionError))
+        ),
+    )
+    with (
+        caplog.at_level(logging.ERROR, "gatewayerrors"),
+        serve_wsgi(app) as url,
+        pytest.raises(requests.exceptions.ChunkedEncodingError),
+    ):
+        requests.get(f"{url}/stream-fault-late", timeout=5)
+    assert app.wsgi_app.failures_after_start == 1  # type: ignore[attr-defined]
+    assert hooked == [("connection_refused", True)]
+    [record] = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert record.gatewayerrors_response_started is True  # type: ignore[attr-defined]
 
 
 def test_debug_follows_the_app(upstreams: Any) -> None:
