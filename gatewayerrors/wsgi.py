@@ -41,21 +41,37 @@ def request_id_key(header: str) -> str:
 
 
 def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = None) -> RequestInfo:
-    """The core's view of a WSGI request (built only when an error is answered)."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    if not path.isascii():
-        # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
-        # A server that decoded UTF-8 itself already gave the right text.
-        with contextlib.suppress(UnicodeEncodeError):
-            path = path.encode("latin-1").decode("utf-8", "replace")
-    return RequestInfo(
-        environ.get("REQUEST_METHOD", "GET"),
-        path or "/",
-        environ.get("QUERY_STRING", ""),
-        environ.get("HTTP_ACCEPT"),
-        environ.get(request_id_key),
-        environ if native is None else native,
-    )
+    """The core's view of a WSGI request (built only when an error is answered).
+
+    Never raises: a value that is not the ``str`` PEP 3333 requires counts as missing, so the
+    app's exception, not a TypeError of ours, is what gets answered or propagates.
+    """
+    if native is None:
+        native = environ
+    try:
+        get = environ.get
+        path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
+        if not path.isascii():
+            # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
+            # A server that decoded UTF-8 itself already gave the right text.
+            with contextlib.suppress(UnicodeEncodeError):
+                path = path.encode("latin-1").decode("utf-8", "replace")
+        accept = get("HTTP_ACCEPT")
+        request_id = get(request_id_key)
+        return RequestInfo(
+            _text(get("REQUEST_METHOD")) or "GET",
+            path or "/",
+            _text(get("QUERY_STRING")),
+            accept if isinstance(accept, str) else None,
+            request_id if isinstance(request_id, str) else None,
+            native,
+        )
+    except Exception:  # not even a mapping
+        return RequestInfo(native=native)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 _status_lines: dict[int, str] = {}
