@@ -121,24 +121,35 @@ class GatewayErrorsMiddleware:
     # -- the error path: everything below runs only when something failed ----------------
 
     def _request(self, scope: Scope) -> RequestInfo:
-        accept = None
-        request_id = None
-        request_id_header = self._request_id_header
-        for name, value in scope.get("headers") or ():
-            if name == b"accept":
-                text = value.decode("latin-1")
-                accept = text if accept is None else f"{accept}, {text}"
-            elif name == request_id_header:
-                request_id = value.decode("latin-1")
-        query = scope.get("query_string") or b""
-        return RequestInfo(
-            scope.get("method", "GET"),
-            scope.get("path") or "/",
-            query.decode("latin-1"),
-            accept,
-            request_id,
-            scope,
-        )
+        """The core's view of the request. Never raises: a field that breaks the ASGI spec
+        gets its default, so the app's exception, not an AttributeError of ours, is answered
+        or re-raised."""
+        try:
+            get = scope.get
+            accept = None
+            request_id = None
+            request_id_header = self._request_id_header
+            # Not (bytes, bytes) pairs: what was read before the odd one is kept.
+            with contextlib.suppress(Exception):
+                for name, value in get("headers") or ():
+                    if name == b"accept":
+                        text = value.decode("latin-1")
+                        accept = text if accept is None else f"{accept}, {text}"
+                    elif name == request_id_header:
+                        request_id = value.decode("latin-1")
+            method = get("method")
+            path = get("path")
+            query = get("query_string")
+            return RequestInfo(
+                method if isinstance(method, str) and method else "GET",
+                path if isinstance(path, str) and path else "/",
+                query.decode("latin-1") if isinstance(query, (bytes, bytearray)) else "",
+                accept,
+                request_id,
+                scope,
+            )
+        except Exception:  # not even a mapping
+            return RequestInfo(native=scope)
 
     async def _answer_http(self, exc: Exception, scope: Scope, send: Send, started: bool) -> bool:
         """Send the translated error; False means "re-raise" (not ours, or too late)."""

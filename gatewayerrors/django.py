@@ -20,6 +20,7 @@ unknown ones through to this middleware. To answer inside DRF (a custom catch-al
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -104,15 +105,28 @@ setting_changed.connect(_forget_translator, dispatch_uid="gatewayerrors.django")
 
 
 def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
-    """The core's view of a Django request (built only when an error is answered)."""
-    return RequestInfo(
-        request.method or "GET",
-        request.path,
-        request.META.get("QUERY_STRING", ""),
-        request.META.get("HTTP_ACCEPT"),
-        request.headers.get(request_id_header),
-        request,
-    )
+    """The core's view of a Django request (built only when an error is answered).
+
+    Never raises: an odd ``META`` (a value that is not a ``str``, a key that breaks
+    ``request.headers``) gives defaults, so the view's exception is what gets answered.
+    """
+    try:
+        meta = request.META
+        method, path = request.method, request.path
+        query, accept = meta.get("QUERY_STRING"), meta.get("HTTP_ACCEPT")
+        request_id = None
+        with contextlib.suppress(Exception):  # request.headers parses every META key
+            request_id = request.headers.get(request_id_header)
+        return RequestInfo(
+            method if isinstance(method, str) and method else "GET",
+            path if isinstance(path, str) and path else "/",
+            query if isinstance(query, str) else "",
+            accept if isinstance(accept, str) else None,
+            request_id if isinstance(request_id, str) else None,
+            request,
+        )
+    except Exception:
+        return RequestInfo(native=request)
 
 
 def django_response(response: ErrorResponse) -> HttpResponse:

@@ -8,9 +8,11 @@ arguments win). Three hooks, each the idiomatic one for what it covers:
 
 - **Error handlers** for the library's :class:`~gatewayerrors.GatewayError` and for the client
   exception classes the classifier recognises, among the modules the app has already imported
-  (nothing is imported for you). Not a handler for ``Exception``: Flask's ``HTTPException``
-  handling, ``got_request_exception`` and error trackers keep seeing everything else, and your
-  own handler for a more specific class wins over ours.
+  (nothing is imported for you). Not for ``Exception``, ``OSError`` or ``TimeoutError``, which
+  are raised for much besides upstream calls. An exception one of our handlers declines (not an
+  upstream failure) goes on to the handler Flask would have picked without us, or to Flask's
+  unhandled path: ``HTTPException`` handling, ``got_request_exception``, error trackers and your
+  own handlers see everything else as before, and your handler for a more specific class wins.
 - **The unhandled-exception path** (``app.handle_exception``): an exception no handler took, but
   whose chain holds an upstream failure (``raise ServiceError() from httpx.ConnectError()``),
   or whose client was imported after ``init_app``, is answered the same way; anything else goes
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
+from flask.typing import ResponseReturnValue
 
 from ._exceptions import GatewayError
 from ._settings import Settings
@@ -73,18 +76,19 @@ class GatewayErrors:
             GatewayError,
             *state.translator.classifier.known_exception_classes(),
         ]
-        for cls in _outermost(classes):
+        for cls in _outermost(cls for cls in classes if not _too_broad(cls)):
             if cls not in registered and issubclass(cls, Exception):
                 app.register_error_handler(cls, state.handle)
         state.install_unhandled_hook()
         app.wsgi_app = _FlaskWSGIMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
 
-    def handle_error(self, exc: Exception) -> Response:
+    def handle_error(self, exc: Exception) -> ResponseReturnValue:
         """An error handler for your own exception classes that wrap upstream failures::
 
             app.register_error_handler(CatalogUnavailable, ext.handle_error)
 
-        Answers like the built-in handlers; re-raises what is not an upstream failure.
+        Answers like the built-in handlers; what is not an upstream failure goes on to the
+        handler Flask would pick next (one for a base class), else to Flask's unhandled path.
         """
         state: _AppState = current_app.extensions[_EXTENSION]
         return state.handle(exc)
@@ -99,6 +103,18 @@ class GatewayErrors:
         }
         values.update(self.options)
         return Settings.from_mapping(values), "debug" not in values
+
+
+def _too_broad(cls: type[BaseException]) -> bool:
+    """A standard base raised for much besides upstream calls (a missing file, a lock that timed
+    out). A handler there would come before the app's own handler for ``Exception`` and would
+    make requests' exceptions (``OSError`` subclasses) go to an app's handler for ``OSError``.
+    Such a failure that no handler takes is still answered on the unhandled path.
+    """
+    return cls is OSError or (
+        cls.__name__ == "TimeoutError"
+        and cls.__module__ in ("builtins", "asyncio.exceptions", "concurrent.futures._base")
+    )
 
 
 def _outermost(classes: Iterable[type[BaseException]]) -> list[type[BaseException]]:
@@ -150,12 +166,26 @@ class _AppState:
         rv.response = [response.body]
         return rv
 
-    def handle(self, exc: Exception) -> Response:
-        """The registered error handler: answer, or re-raise to Flask's unhandled path."""
+    def handle(self, exc: Exception) -> ResponseReturnValue:
+        """The registered error handler: answer, or pass ``exc`` on as if ours were not there."""
         rv = self.respond(exc)
-        if rv is None:
-            raise exc
-        return rv
+        if rv is not None:
+            return rv
+        handler = self._next_handler(exc)
+        if handler is None:
+            raise exc  # Flask's unhandled path, as when no handler matches
+        return self.app.ensure_sync(handler)(exc)  # type: ignore[no-any-return]
+
+    def _next_handler(self, exc: Exception) -> Callable[[Exception], Any] | None:
+        """The handler Flask would pick for ``exc`` without ours (its lookup, ours skipped)."""
+        spec = self.app.error_handler_spec
+        for name in (*request.blueprints, None):
+            handlers = spec.get(name, {}).get(None, {})
+            for cls in type(exc).__mro__:
+                handler = handlers.get(cls)
+                if handler is not None and not _is_ours(handler):
+                    return handler
+        return None
 
     def install_unhandled_hook(self) -> None:
         app = self.app
@@ -168,6 +198,10 @@ class _AppState:
             return app.finalize_request(rv, from_error_handler=True)
 
         app.handle_exception = handle_exception  # type: ignore[method-assign]
+
+
+def _is_ours(handler: object) -> bool:
+    return getattr(handler, "__func__", None) in (_AppState.handle, GatewayErrors.handle_error)
 
 
 class _FlaskWSGIMiddleware(GatewayErrorsWSGIMiddleware):

@@ -5,9 +5,11 @@
 
 It catches what the app raises when called and while its body is iterated (PEP 3333: a
 streamed body fails late). A failure before any body byte went out replaces the response,
-calling ``start_response`` again with ``exc_info``; after that, the exception is re-raised so
-the server aborts the connection: a client must see a broken response, never a truncated body
-that looks complete. Exceptions that are not upstream failures propagate untouched.
+calling ``start_response`` again with ``exc_info``; after that, an upstream failure is logged,
+counted in :attr:`GatewayErrorsWSGIMiddleware.failures_after_start`, passed to ``on_error`` and
+re-raised so the server aborts the connection: a client must see a broken response, never a
+truncated body that looks complete. Exceptions that are not upstream failures propagate
+untouched.
 
 Flask and Django turn a view's exception into their own 500 before an outer WSGI wrapper sees
 it: use :mod:`gatewayerrors.flask` or :mod:`gatewayerrors.django` there.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
@@ -38,21 +41,37 @@ def request_id_key(header: str) -> str:
 
 
 def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = None) -> RequestInfo:
-    """The core's view of a WSGI request (built only when an error is answered)."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    if not path.isascii():
-        # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
-        # A server that decoded UTF-8 itself already gave the right text.
-        with contextlib.suppress(UnicodeEncodeError):
-            path = path.encode("latin-1").decode("utf-8", "replace")
-    return RequestInfo(
-        environ.get("REQUEST_METHOD", "GET"),
-        path or "/",
-        environ.get("QUERY_STRING", ""),
-        environ.get("HTTP_ACCEPT"),
-        environ.get(request_id_key),
-        environ if native is None else native,
-    )
+    """The core's view of a WSGI request (built only when an error is answered).
+
+    Never raises: a value that is not the ``str`` PEP 3333 requires counts as missing, so the
+    app's exception, not a TypeError of ours, is what gets answered or propagates.
+    """
+    if native is None:
+        native = environ
+    try:
+        get = environ.get
+        path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
+        if not path.isascii():
+            # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
+            # A server that decoded UTF-8 itself already gave the right text.
+            with contextlib.suppress(UnicodeEncodeError):
+                path = path.encode("latin-1").decode("utf-8", "replace")
+        accept = get("HTTP_ACCEPT")
+        request_id = get(request_id_key)
+        return RequestInfo(
+            _text(get("REQUEST_METHOD")) or "GET",
+            path or "/",
+            _text(get("QUERY_STRING")),
+            accept if isinstance(accept, str) else None,
+            request_id if isinstance(request_id, str) else None,
+            native,
+        )
+    except Exception:  # not even a mapping
+        return RequestInfo(native=native)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 _status_lines: dict[int, str] = {}
@@ -73,6 +92,10 @@ class GatewayErrorsWSGIMiddleware:
     a ready :class:`~gatewayerrors.Translator` shared with another adapter.
     """
 
+    failures_after_start: int
+    """How many upstream failures came after the body's first bytes went out (the connection
+    was aborted instead of answered). A plain counter, for tests and metrics."""
+
     def __init__(
         self,
         app: WSGIApplication,
@@ -89,6 +112,8 @@ class GatewayErrorsWSGIMiddleware:
         self.translator = translator
         self._maintenance_check = translator.maintenance_check
         self._request_id_key = request_id_key(translator.settings.request_id_header)
+        self.failures_after_start = 0
+        self._count_lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._maintenance_check is not None:
@@ -125,9 +150,29 @@ class GatewayErrorsWSGIMiddleware:
         response = translator.translate(exc, request_info(environ, self._request_id_key))
         if response is None:
             return None
-        self._start(response, start_response, sys.exc_info())  # called in an except block
+        try:
+            self._start(response, start_response, sys.exc_info())  # called in an except block
+        except Exception:
+            # PEP 3333: the server re-raises when the headers already went out (the app used
+            # write()): the failure is one after the start, the server aborts the connection.
+            self._count_after_start()
+            translator.report(response, exc, response_started=True)
+            raise
         translator.report(response, exc)
         return [response.body]
+
+    def _report_after_start(self, exc: Exception, environ: WSGIEnvironment) -> None:
+        """Log, count and hand to ``on_error`` a failure that can no longer be answered."""
+        translator = self.translator_for(environ)
+        response = translator.translate(exc, request_info(environ, self._request_id_key))
+        if response is None:
+            return
+        self._count_after_start()
+        translator.report(response, exc, response_started=True)
+
+    def _count_after_start(self) -> None:
+        with self._count_lock:  # server worker threads share the middleware
+            self.failures_after_start += 1
 
     def _start(
         self,
@@ -174,7 +219,11 @@ def _guarded(
             raise
     else:
         # Bytes went out: a failure from here on must reach the server, which aborts.
-        yield from chunks
+        try:
+            yield from chunks
+        except Exception as exc:
+            middleware._report_after_start(exc, environ)
+            raise
         return
     finally:
         if close is not None:

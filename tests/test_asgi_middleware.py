@@ -408,3 +408,70 @@ def test_websocket_client_gone_before_the_close_is_not_an_error(
     with caplog.at_level(logging.ERROR, "gatewayerrors"):
         asyncio.run(middleware(ws_scope(), receive, send))
     assert [r.gatewayerrors_code for r in caplog.records] == ["connection_refused"]  # type: ignore[attr-defined]
+
+
+# -- scopes that break the ASGI spec ---------------------------------------------------------
+
+MALFORMED_SCOPES = {
+    "str query_string": {"query_string": "a=1"},
+    "None query_string": {"query_string": None},
+    "headers not pairs": {"headers": [(b"accept",), b"x-request-id"]},
+    "str header values": {"headers": [(b"accept", "text/plain"), (b"x-request-id", "r1")]},
+    "headers not iterable": {"headers": 42},
+    "bytes path and method": {"path": b"/p", "method": b"GET"},
+    "missing keys": {"path": None, "method": None, "headers": None, "query_string": None},
+}
+
+
+def malformed(fields: dict[str, Any]) -> dict[str, Any]:
+    scope = http_scope()
+    scope.update(fields)
+    return scope
+
+
+@pytest.mark.parametrize("fields", MALFORMED_SCOPES.values(), ids=list(MALFORMED_SCOPES))
+def test_a_malformed_scope_still_gets_the_answer(fields: dict[str, Any]) -> None:
+    seen: list[gatewayerrors.RequestInfo] = []
+
+    def style(error: Any, fmt: Any, request: Any) -> tuple[str, bytes]:
+        seen.append(request)
+        return "text/plain", error.code.encode()
+
+    sent = run(GatewayErrorsMiddleware(raising(refused()), style=style), malformed(fields))
+    assert sent[0]["status"] == 502
+    assert sent[1]["body"] == b"connection_refused"
+    [request] = seen
+    assert all(isinstance(field, str) and field for field in request[:2])
+    assert isinstance(request.query, str)
+    assert request.accept is None or isinstance(request.accept, str)
+
+
+@pytest.mark.parametrize("fields", MALFORMED_SCOPES.values(), ids=list(MALFORMED_SCOPES))
+def test_a_malformed_scope_does_not_replace_an_unclassified_exception(
+    fields: dict[str, Any],
+) -> None:
+    exc = ValueError("a bug, not an upstream failure")
+    with pytest.raises(ValueError) as raised:
+        run(GatewayErrorsMiddleware(raising(exc)), malformed(fields))
+    assert raised.value is exc
+
+
+def test_a_malformed_scope_in_maintenance_mode_gets_the_503() -> None:
+    app = GatewayErrorsMiddleware(ok_app, maintenance=True)
+    sent = run(app, http_scope(query_string="x", headers=[(b"accept",)]))
+    assert sent[0]["status"] == 503
+    ws = ws_scope()
+    ws["headers"] = [("accept", "text/plain")]
+    assert run(app, ws)[0]["type"] == "websocket.close"
+
+
+def test_a_malformed_websocket_scope_still_gets_the_close_code() -> None:
+    ws = ws_scope()
+    ws["query_string"] = "x=1"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "websocket.accept"})
+        raise refused()
+
+    sent = run(GatewayErrorsMiddleware(app), ws)
+    assert sent[-1] == {"type": "websocket.close", "code": 1014, "reason": "connection_refused"}

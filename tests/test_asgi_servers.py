@@ -423,11 +423,22 @@ def test_for_contrast_a_plain_500_drops_the_connection(
 # -- what the middleware leaves alone --------------------------------------------------------
 
 
+def unclassified_500(server: RunningServer, path: str) -> httpx.Response:
+    """GET ``path``, which ends in an exception re-raised to the server, on its own connection.
+
+    Starlette re-raises after sending the 500 and uvicorn then drops the connection: on a
+    shared keep-alive client the next test's request could be written to that dying
+    connection and fail with a reset.
+    """
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        return client.get(path)
+
+
 def test_unclassified_exception_reaches_starlettes_500_and_the_server(
-    clients: dict[str, httpx.Client], caplog: pytest.LogCaptureFixture
+    servers: dict[str, RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
-        response = clients["starlette"].get("/boom")
+        response = unclassified_500(servers["starlette"], "/boom")
         assert response.status_code == 500
         assert response.text == "Internal Server Error"
         wait_for_server_log(caplog)
@@ -439,10 +450,11 @@ def test_unclassified_exception_reaches_starlettes_500_and_the_server(
 
 
 def test_unclassified_exception_reaches_the_apps_own_500_handler(
-    clients: dict[str, httpx.Client], caplog: pytest.LogCaptureFixture
+    servers: dict[str, RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
-        response = clients["fastapi"].get("/boom")
+        response = unclassified_500(servers["fastapi"], "/boom")
+        wait_for_server_log(caplog)  # ServerErrorMiddleware re-raises after the app's handler
     assert response.status_code == 500
     assert response.json() == {"detail": "the app's own 500"}
     assert not records_of(caplog, "gatewayerrors")

@@ -6,6 +6,7 @@ built after setup, so nothing Django-specific happens at import time.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import types
@@ -364,6 +365,51 @@ def test_streamed_body_under_wsgi(wsgi_url: str) -> None:
     assert (early.status_code, early.json()["code"]) == (502, "connection_refused")
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{wsgi_url}/stream/late", timeout=5)
+
+
+def test_streamed_failure_after_the_start_under_wsgi_is_reported(
+    django_project: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.core.wsgi import get_wsgi_application
+    from django.test import override_settings
+
+    from gatewayerrors.django import get_translator
+
+    hooked: list[tuple[str, bool]] = []
+
+    def on_error(error: Any, exc: BaseException | None) -> None:
+        hooked.append((error.code, isinstance(exc, requests.ConnectionError)))
+
+    with (
+        override_settings(GATEWAYERRORS={"on_error": on_error}),
+        caplog.at_level(logging.ERROR, "gatewayerrors"),
+    ):
+        app = GatewayErrorsWSGIMiddleware(get_wsgi_application(), translator=get_translator())
+        with serve_wsgi(app) as url, pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{url}/stream/late", timeout=5)
+    assert app.failures_after_start == 1
+    assert hooked == [("connection_refused", True)]
+    [record] = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert record.gatewayerrors_response_started is True  # type: ignore[attr-defined]
+
+
+def test_an_odd_request_still_gets_the_answer(django_project: None, upstreams: Any) -> None:
+    # A request built or altered by other code (RequestFactory, a middleware): odd META
+    # values and a non-str key, which makes request.headers raise, give defaults.
+    from django.test import RequestFactory
+
+    from gatewayerrors.django import response_for_exception
+
+    exc = upstream_exception(upstreams, "refused")
+    request = RequestFactory().get("/odd")
+    request.method = None
+    request.META.update({"QUERY_STRING": b"a=1", "HTTP_ACCEPT": 5, 1: "not a str key"})
+    response = response_for_exception(request, exc)
+    assert response is not None
+    assert response.status_code == 502
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert json.loads(response.content)["code"] == "connection_refused"
+    assert response_for_exception(request, ValueError("a bug")) is None
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")

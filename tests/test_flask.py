@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -276,6 +278,28 @@ def test_streamed_body_failures(base_url: str) -> None:
         requests.get(f"{base_url}/stream-fault-late", timeout=5)
 
 
+def test_streamed_failure_after_the_start_is_reported(
+    upstreams: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooked: list[tuple[str, bool]] = []
+    app = create_app(
+        upstreams,
+        on_error=lambda error, exc: hooked.append(
+            (error.code, isinstance(exc, requests.ConnectionError))
+        ),
+    )
+    with (
+        caplog.at_level(logging.ERROR, "gatewayerrors"),
+        serve_wsgi(app) as url,
+        pytest.raises(requests.exceptions.ChunkedEncodingError),
+    ):
+        requests.get(f"{url}/stream-fault-late", timeout=5)
+    assert app.wsgi_app.failures_after_start == 1  # type: ignore[attr-defined]
+    assert hooked == [("connection_refused", True)]
+    [record] = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert record.gatewayerrors_response_started is True  # type: ignore[attr-defined]
+
+
 def test_debug_follows_the_app(upstreams: Any) -> None:
     app = create_app(upstreams)
     client = app.test_client()
@@ -354,3 +378,83 @@ def test_testing_mode_propagation_still_translates(upstreams: Any) -> None:
     assert client.get("/chained").status_code == 502
     with pytest.raises(ValueError, match="a bug"):
         client.get("/unclassified")
+
+
+def _local_os_errors() -> dict[str, OSError]:
+    return {
+        "missing": FileNotFoundError(errno.ENOENT, "No such file", "/nope"),
+        "denied": PermissionError(errno.EACCES, "Permission denied", "/etc/shadow"),
+        "enoent": OSError(errno.ENOENT, "No such file"),
+    }
+
+
+@pytest.mark.parametrize("handled", [Exception, OSError])
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_other_errors_reach_the_apps_own_handler_unchanged(
+    upstreams: Any, handled: type[Exception], order: str
+) -> None:
+    # Only upstream failures are ours: a local OSError or an upstream's 404 reaches the app's
+    # handler for a base class as it would without the extension, whichever was set up first.
+    errors = _local_os_errors()
+    app = Flask("own-handler")
+    received: list[BaseException] = []
+
+    @app.get("/local/<name>")
+    def local(name: str) -> str:
+        raise errors[name]
+
+    @app.get("/fault/<fault>")
+    def fault(fault: str) -> str:
+        call_upstream(upstreams, fault, flask.request.args.get("client", "requests"))
+        return "unreachable"
+
+    def mine(error: Exception) -> tuple[str, int]:
+        received.append(error)
+        return f"mine: {type(error).__name__}", 418
+
+    if order == "after":
+        GatewayErrors(app)
+    app.register_error_handler(handled, mine)
+    if order == "before":
+        GatewayErrors(app)
+
+    with serve_wsgi(app) as url:
+        for name, error in errors.items():
+            # Its own connection: a 418 is an answer, but keep each request independent.
+            response = requests.get(f"{url}/local/{name}", timeout=5)
+            assert (response.status_code, response.text) == (418, f"mine: {type(error).__name__}")
+            assert received.pop() is error
+        if handled is Exception:
+            response = requests.get(f"{url}/fault/404", timeout=5)
+            assert response.status_code == 418
+            assert isinstance(received.pop(), requests.HTTPError)
+        for client in CLIENTS:
+            response = requests.get(f"{url}/fault/refused?client={client}", timeout=5)
+            assert response.status_code == 502, client
+            assert response.json()["code"] == "connection_refused"
+    assert received == []
+
+
+def test_other_errors_without_a_handler_get_flasks_500(upstreams: Any) -> None:
+    errors = _local_os_errors()
+    app = Flask("no-handler")
+    seen: list[BaseException] = []
+
+    @app.get("/local/<name>")
+    def local(name: str) -> str:
+        raise errors[name]
+
+    def receiver(sender: Any, exception: BaseException, **extra: Any) -> None:
+        seen.append(exception)
+
+    GatewayErrors(app)
+    flask.got_request_exception.connect(receiver, app)
+    try:
+        client = app.test_client()
+        for name, error in errors.items():
+            response = client.get(f"/local/{name}")
+            assert response.status_code == 500
+            assert "Internal Server Error" in response.text
+            assert seen.pop() is error
+    finally:
+        flask.got_request_exception.disconnect(receiver, app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -111,6 +112,7 @@ def make_app(upstreams: Any, closed: list[str]) -> Callable[..., Iterable[bytes]
             "/stream-fault-after-empty": [b"", refused],
             "/stream-fault-late": [b"partial", refused],
             "/stream-unclassified": [ValueError("bug")],
+            "/stream-unclassified-late": [b"partial", ValueError("bug")],
         }
         return TrackedBody(bodies[path], closed, path)
 
@@ -451,3 +453,96 @@ def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any, hx: httpx.Cli
 def test_passing_settings_and_translator_is_an_error() -> None:
     with pytest.raises(TypeError):
         GatewayErrorsWSGIMiddleware(lambda e, s: [], translator=Translator(), service="x")  # type: ignore[arg-type, misc]
+
+
+def test_failures_after_the_start_are_logged_counted_and_reported(
+    upstreams: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Too late to answer, but not silent: the same report as the ASGI middleware's.
+    hooked: list[tuple[Any, BaseException | None]] = []
+    closed: list[str] = []
+    app = GatewayErrorsWSGIMiddleware(
+        make_app(upstreams, closed), on_error=lambda error, exc: hooked.append((error, exc))
+    )
+    late = ("/stream-fault-late", "/gen/late", "/write-then-fault")
+    with caplog.at_level(logging.ERROR, "gatewayerrors"), serve_wsgi(app) as url:
+        for path in late:
+            raw = raw_request(url, f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert raw.startswith(b"HTTP/1.1 200"), path
+            assert b"partial" in raw, path
+            assert not raw.endswith(b"0\r\n\r\n"), path  # aborted, never complete-looking
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{url}/stream-unclassified-late", timeout=5)
+    assert app.failures_after_start == len(late)
+    assert [error.code for error, _ in hooked] == ["connection_refused"] * len(late)
+    assert all(isinstance(exc, requests.ConnectionError) for _, exc in hooked)
+    records = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert len(records) == len(late)  # the unclassified ValueError is not ours to report
+    for record in records:
+        assert "after the response started" in record.getMessage()
+        assert record.gatewayerrors_response_started is True  # type: ignore[attr-defined]
+        assert record.exc_info is not None
+
+
+# -- environs that break PEP 3333 ------------------------------------------------------------
+
+MALFORMED_ENVIRONS = {
+    "bytes PATH_INFO": {"PATH_INFO": b"/p"},
+    "None values": {"PATH_INFO": None, "QUERY_STRING": None, "REQUEST_METHOD": None},
+    "non-str SCRIPT_NAME": {"SCRIPT_NAME": 7, "PATH_INFO": "/p"},
+    "bytes headers": {"HTTP_ACCEPT": b"text/html", "HTTP_X_REQUEST_ID": b"r1"},
+    "missing keys": {},
+}
+
+
+def call_directly(app: Any, environ: dict[str, Any]) -> tuple[list[str], bytes]:
+    """Call a WSGI app as a server would (no server can send such an environ)."""
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    body = app(environ, start_response)
+    try:
+        return statuses, b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+
+
+@pytest.mark.parametrize("environ", MALFORMED_ENVIRONS.values(), ids=list(MALFORMED_ENVIRONS))
+def test_a_malformed_environ_still_gets_the_answer(upstreams: Any, environ: dict[str, Any]) -> None:
+    exc = upstream_exception(upstreams, "refused")
+    seen: list[RequestInfo] = []
+
+    def style(error: Any, fmt: Any, request: RequestInfo) -> tuple[str, bytes]:
+        seen.append(request)
+        return "text/plain", error.code.encode()
+
+    def failing(environ: Any, start_response: Any) -> Iterable[bytes]:
+        raise exc
+
+    app = GatewayErrorsWSGIMiddleware(failing, style=style)
+    statuses, body = call_directly(app, dict(environ))
+    assert (statuses, body) == (["502 Bad Gateway"], b"connection_refused")
+    [request] = seen
+    assert all(isinstance(field, str) and field for field in request[:2])
+    assert isinstance(request.query, str)
+    assert request.accept is None or isinstance(request.accept, str)
+    assert request.request_id is None or isinstance(request.request_id, str)
+
+    bug = ValueError("a bug, not an upstream failure")
+
+    def buggy(environ: Any, start_response: Any) -> Iterable[bytes]:
+        raise bug
+
+    with pytest.raises(ValueError) as raised:
+        call_directly(GatewayErrorsWSGIMiddleware(buggy), dict(environ))
+    assert raised.value is bug
+
+
+def test_a_malformed_environ_in_maintenance_mode_gets_the_503() -> None:
+    app = GatewayErrorsWSGIMiddleware(make_app(None, []), maintenance=True)
+    statuses, body = call_directly(app, {"PATH_INFO": b"/ok", "HTTP_ACCEPT": 1})
+    assert statuses == ["503 Service Unavailable"]
+    assert b"maintenance" in body
