@@ -399,6 +399,22 @@ class _TypeInfo(NamedTuple):
     class_links: tuple[str, ...]
 
 
+def _class_links(link: BaseException, names: tuple[str, ...]) -> list[object]:
+    """What a class exposes as wrapped exceptions (exception groups' members, aiohttp's
+    ``os_error``); a property that raises loses only itself."""
+    linked: list[object] = []
+    for name in names:
+        try:
+            value = getattr(link, name, None)
+        except Exception:
+            continue
+        if isinstance(value, (tuple, list)):
+            linked += value
+        else:
+            linked.append(value)
+    return linked
+
+
 class Classifier:
     """Maps exceptions to catalog codes: built-in rules plus the ones you register.
 
@@ -517,39 +533,29 @@ class Classifier:
                     found = None
             if found is not None and (best is None or found.specificity > best.specificity):
                 best = found
-            for candidate in self._links(link, info, follow_context=found is not None):
+            # The common links inline (this loop is the hot part of every translated error);
+            # each access that user code can override is guarded on its own.
+            try:
+                linked: list[object] = [*link.args, link.__cause__]
+            except Exception:
+                linked = [link.__cause__]
+            if found is not None and not link.__suppress_context__:
+                linked.append(link.__context__)
+            instance = link.__dict__
+            if instance:
+                linked += [instance.get(name) for name in _LINK_ATTRIBUTES]
+            if info.class_links:
+                linked += _class_links(link, info.class_links)
+            for candidate in linked:
                 if (
-                    isinstance(candidate, BaseException)
+                    candidate is not None
+                    and isinstance(candidate, BaseException)
                     and id(candidate) not in seen
                     and len(chain) < _MAX_COLLECTED
                 ):
                     seen.add(id(candidate))
                     chain.append(candidate)
         return best
-
-    @staticmethod
-    def _links(link: BaseException, info: _TypeInfo, *, follow_context: bool) -> list[object]:
-        # Each access is guarded on its own: a property that raises loses only itself.
-        try:
-            linked: list[object] = list(link.args)
-        except Exception:
-            linked = []
-        for name in info.class_links:
-            try:
-                value = getattr(link, name, None)
-            except Exception:
-                continue
-            if isinstance(value, (tuple, list)):  # an exception group's members
-                linked += value
-            else:
-                linked.append(value)
-        instance = link.__dict__
-        if instance:
-            linked += [instance.get(name) for name in _LINK_ATTRIBUTES]
-        linked.append(link.__cause__)
-        if follow_context and not link.__suppress_context__:
-            linked.append(link.__context__)
-        return linked
 
     def known_exception_classes(self) -> list[type[BaseException]]:
         """The exception classes this classifier has a rule for, among modules already imported.
