@@ -87,6 +87,14 @@ def main() -> None:
         cases[f"translate → JSON, {label}"] = lambda e=exc: translator.translate(e, json_request)
     for label, exc in exceptions.items():
         cases[f"classify only, {label}"] = lambda e=exc: translator.classify(e)
+    evidence = translator.classify(stdlib_exc)
+    assert evidence is not None
+    cases["build the error value only (failure())"] = lambda: translator.failure(
+        evidence, json_request
+    )
+    cases["negotiate + render + headers only (respond()), JSON"] = lambda: translator.respond(
+        error, json_request
+    )
     cases["negotiate (browser Accept, cached)"] = lambda: negotiate(BROWSER_ACCEPT)
     for accept in ("application/problem+xml", BROWSER_ACCEPT, "text/plain"):
         request = json_request._replace(accept=accept)
@@ -111,7 +119,18 @@ def main() -> None:
     ]
     for name, (median, best) in results.items():
         lines.append(f"| {name} | {median * 1e6:.2f} | {best * 1e6:.2f} |")
+    full = results["translate → JSON, stdlib ConnectionRefusedError"][1] * 1e6
+    chain = results["translate → JSON, httpx ConnectError (3 links)"][1] * 1e6
+    verdict = "met" if full < 3 else "NOT met"
     lines += [
+        "",
+        f"Goal (a full translated JSON error under 3 µs, best rounds): **{verdict}** — "
+        f"{full:.2f} µs for a one-link error, {chain:.2f} µs for httpx's three-link chain. "
+        "The rows above split it: classification, building the error value (request id, "
+        "clamped Retry-After, escaping), and negotiate + render + headers. For scale, a Python "
+        "function call costs about 37 ns on this machine and `orjson.dumps` of the seven "
+        "members alone about 0.3 µs; each step is a few dozen bytecode operations, with every "
+        "constant precomputed.",
         "",
         f"Memory: 200,000 translated errors (httpx chain, JSON) grew RSS by {growth:.2f} MB "
         "(goal: < 5 MB).",
