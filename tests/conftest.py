@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import trustme
 from upstreams import Upstreams, start_upstreams
@@ -24,3 +25,10 @@ def upstreams() -> Iterator[Upstreams]:
 def tls_ca(upstreams: Upstreams) -> trustme.CA:
     """The CA that signed ``upstreams.tls_url``'s certificate (clients do not trust it)."""
     return upstreams.tls_ca
+
+
+@pytest.fixture(scope="module")
+def hx() -> Iterator[httpx.Client]:
+    """A keep-alive httpx client for one test module's requests to its servers."""
+    with httpx.Client(timeout=5) as client:
+        yield client

@@ -21,6 +21,8 @@ from wsgi_servers import (
     CLIENT_TIMEOUT,
     CLIENTS,
     FAULTS,
+    NEGOTIATED,
+    PROBLEM_JSON,
     call_upstream,
     fault_url,
     serve_asgi,
@@ -36,15 +38,6 @@ from gatewayerrors import (
 )
 
 pytestmark = pytest.mark.server
-
-PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def hx() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
 
 URLCONF = "gatewayerrors_test_django_urls"
 PAGE = "<p id=code>{{ code }}</p><p id=status>{{ status }}</p><p id=path>{{ request.path }}</p>"
@@ -249,12 +242,7 @@ def test_async_view_under_asgi(
 
 @pytest.mark.parametrize(
     ("accept", "content_type"),
-    [
-        ("application/json", PROBLEM_JSON),
-        ("application/xml", "application/problem+xml"),
-        ("text/html", "text/html; charset=utf-8"),
-        ("text/plain", "text/plain; charset=utf-8"),
-    ],
+    NEGOTIATED,
 )
 def test_accept_negotiation(
     base_url: str,

@@ -13,20 +13,20 @@ import pytest
 import requests
 from flask import Flask, Response, abort, jsonify, stream_with_context
 from werkzeug.exceptions import HTTPException
-from wsgi_servers import CLIENTS, FAULTS, call_upstream, serve_wsgi, upstream_exception
+from wsgi_servers import (
+    CLIENTS,
+    FAULTS,
+    NEGOTIATED,
+    PROBLEM_JSON,
+    call_upstream,
+    serve_wsgi,
+    upstream_exception,
+)
 
 from gatewayerrors import Classifier, RequestInfo, ServiceUnavailable, Translator
 from gatewayerrors.flask import GatewayErrors
 
 pytestmark = pytest.mark.server
-
-PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def hx() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
 
 
 class CatalogError(Exception):
@@ -152,12 +152,7 @@ def test_real_upstream_failures_match_the_core(
 
 @pytest.mark.parametrize(
     ("accept", "content_type"),
-    [
-        ("application/json", PROBLEM_JSON),
-        ("application/xml", "application/problem+xml"),
-        ("text/html", "text/html; charset=utf-8"),
-        ("text/plain", "text/plain; charset=utf-8"),
-    ],
+    NEGOTIATED,
 )
 def test_accept_negotiation(
     base_url: str,

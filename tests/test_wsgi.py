@@ -19,6 +19,7 @@ import requests
 from wsgi_servers import (
     CLIENTS,
     FAULTS,
+    PROBLEM_JSON,
     call_upstream,
     raw_request,
     serve_wsgi,
@@ -33,14 +34,6 @@ from gatewayerrors import (
 )
 
 pytestmark = pytest.mark.server
-
-PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def hx() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
 
 
 class TrackedBody:

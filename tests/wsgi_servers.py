@@ -140,3 +140,14 @@ def upstream_exception(upstreams: Any, fault: str, client: str = "requests") -> 
     except Exception as exc:
         return exc
     raise AssertionError("unreachable")
+
+
+PROBLEM_JSON = "application/problem+json"
+
+NEGOTIATED = [
+    ("application/json", PROBLEM_JSON),
+    ("application/xml", "application/problem+xml"),
+    ("text/html", "text/html; charset=utf-8"),
+    ("text/plain", "text/plain; charset=utf-8"),
+]
+"""(Accept sent, content type expected) for the four formats every adapter must answer."""
