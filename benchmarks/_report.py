@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import socket
 import statistics
 import sys
 import time
@@ -49,3 +50,15 @@ def write_section(name: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     PERFORMANCE_MD.write_text(text)
+
+
+def refused_connection() -> ConnectionRefusedError:
+    """A real ConnectionRefusedError: a connect to a loopback port that was just closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError as exc:
+        return exc
+    raise RuntimeError("the closed port accepted a connection")

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import socket
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import environment, write_section
+from _report import environment, refused_connection, write_section
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import PlainTextResponse
 
@@ -68,17 +67,6 @@ async def send(message: Any) -> None:
 
 async def endpoint(scope: Any, receive: Any, send: Any) -> None:
     await PlainTextResponse("ok")(scope, receive, send)
-
-
-def refused() -> ConnectionRefusedError:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError as exc:
-        return exc
-    raise RuntimeError("the closed port accepted a connection")
 
 
 def failing_endpoint(exc: BaseException) -> App:
@@ -160,7 +148,7 @@ ADAPTER_ONLY = "GatewayErrorsMiddleware with translate() precomputed (adapter + 
 
 
 def build_cases() -> tuple[dict[str, App], logging.Logger, logging.Logger]:
-    exc = refused()
+    exc = refused_connection()
     # Logging cost depends on the app's handlers; the main error figure excludes it.
     quiet = logging.getLogger("bench.quiet")
     quiet.disabled = True

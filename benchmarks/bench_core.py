@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import requests
-from _report import environment, measure, write_section
+from _report import environment, measure, refused_connection, write_section
 
 from gatewayerrors import RequestInfo, Translator, negotiate
 from gatewayerrors._render import render_problem_xml, render_text
@@ -37,10 +37,7 @@ def real_exceptions() -> dict[str, BaseException]:
     """A refused connection as the stdlib, httpx and requests report it."""
     url = f"http://127.0.0.1:{_closed_port()}/"
     found: dict[str, BaseException] = {}
-    try:
-        socket.create_connection(("127.0.0.1", _closed_port()), timeout=1)
-    except OSError as exc:
-        found["stdlib ConnectionRefusedError"] = exc
+    found["stdlib ConnectionRefusedError"] = refused_connection()
     try:
         httpx.get(url, timeout=1)
     except httpx.HTTPError as exc:

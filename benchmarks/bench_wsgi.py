@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import logging
-import socket
 import statistics
 import sys
 import threading
@@ -31,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import environment, measure, write_section
+from _report import environment, measure, refused_connection, write_section
 from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
@@ -74,17 +73,6 @@ def hello_streamed(environ: dict[str, Any], start_response: Any) -> Iterator[byt
     start_response("200 OK", HEADERS)
     yield b"hel"
     yield b"lo"
-
-
-def refused() -> ConnectionRefusedError:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError as exc:
-        return exc
-    raise RuntimeError("the closed port accepted a connection")
 
 
 def failing(exc: BaseException) -> App:
@@ -185,7 +173,7 @@ SERVED_OURS = "waitress, GatewayErrorsWSGIMiddleware"
 
 
 def build_cases() -> dict[str, App]:
-    exc = refused()
+    exc = refused_connection()
     logging.getLogger("bench.quiet").disabled = True
     quiet = {"service": "checkout-api", "logger_name": "bench.quiet"}
     return {
