@@ -94,8 +94,14 @@ def aiohttp_get(url: str, timeout: float, *, total: bool = False) -> None:
 
 
 def urllib_urlopen(url: str, timeout: float) -> None:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # raises HTTPError itself
-        response.read()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # raises HTTPError itself
+            response.read()
+    except urllib.error.HTTPError as exc:
+        # The error is also the response: it holds the socket open until closed. Its status and
+        # headers (all the classifier reads) stay readable after close().
+        exc.close()
+        raise
 
 
 def http_client(url: str, timeout: float) -> None:

@@ -6,6 +6,7 @@ built after setup, so nothing Django-specific happens at import time.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -37,7 +38,16 @@ from gatewayerrors import (
     Translator,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [
+    pytest.mark.server,
+    # Django's ASGIHandler.handle closes the request's body file only when the response
+    # completes: a streamed body that fails half-way (test_streamed_body_under_asgi_aborts) leaves
+    # it to the garbage collector, which warns. Django's leak, not ours: ignored in this module
+    # only, and collected (see asgi_url) before the module ends so it cannot surface elsewhere.
+    pytest.mark.filterwarnings(
+        "ignore:Unclosed file <tempfile.SpooledTemporaryFile:ResourceWarning"
+    ),
+]
 
 URLCONF = "gatewayerrors_test_django_urls"
 PAGE = "<p id=code>{{ code }}</p><p id=status>{{ status }}</p><p id=path>{{ request.path }}</p>"
@@ -186,6 +196,7 @@ def asgi_url(django_project: None) -> Iterator[str]:
 
     with serve_asgi(get_asgi_application()) as url:
         yield url
+    gc.collect()  # see pytestmark
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
