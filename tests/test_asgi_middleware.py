@@ -33,8 +33,10 @@ def refused() -> ConnectionRefusedError:
     raise AssertionError("the closed port accepted a connection")
 
 
-def http_scope(path: str = "/", headers: list[tuple[bytes, bytes]] | None = None, **extra: Any):
-    scope = {
+def http_scope(
+    path: str = "/", headers: list[tuple[bytes, bytes]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -60,11 +62,16 @@ def run(app: Callable[..., Awaitable[None]], scope: dict[str, Any]) -> list[Mess
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    async def main() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(main())
     return sent
 
 
-def raising(exc: BaseException, *, before: list[Message] | None = None):
+def raising(
+    exc: BaseException, *, before: list[Message] | None = None
+) -> Callable[[Any, Any, Any], Awaitable[None]]:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         for message in before or []:
             await send(message)
@@ -99,9 +106,9 @@ def test_options_or_settings_object_but_not_both() -> None:
     by_object = GatewayErrorsMiddleware(ok_app, Settings(service="checkout"))
     assert by_options.translator.settings == by_object.translator.settings
     with pytest.raises(TypeError):
-        GatewayErrorsMiddleware(ok_app, Settings(), service="checkout")  # type: ignore[call-arg]
+        GatewayErrorsMiddleware(ok_app, Settings(), service="checkout")  # type: ignore[call-arg, unused-ignore]
     with pytest.raises(TypeError):
-        GatewayErrorsMiddleware(ok_app, servce="typo")  # type: ignore[call-arg]
+        GatewayErrorsMiddleware(ok_app, servce="typo")  # type: ignore[call-arg, unused-ignore]
 
 
 def test_public_name_is_exported_lazily() -> None:
@@ -458,7 +465,9 @@ def test_a_malformed_scope_does_not_replace_an_unclassified_exception(
 
 def test_a_malformed_scope_in_maintenance_mode_gets_the_503() -> None:
     app = GatewayErrorsMiddleware(ok_app, maintenance=True)
-    sent = run(app, http_scope(query_string="x", headers=[(b"accept",)]))
+    scope = http_scope(query_string="x")
+    scope["headers"] = [(b"accept",)]  # a header without a value
+    sent = run(app, scope)
     assert sent[0]["status"] == 503
     ws = ws_scope()
     ws["headers"] = [("accept", "text/plain")]

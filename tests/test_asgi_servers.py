@@ -90,9 +90,9 @@ async def call_with(client: str, url: str, connect: float = 2.0) -> bytes:
         aiohttp.ClientSession(
             connector=connector, timeout=timeouts, raise_for_status=True
         ) as session,
-        session.get(url) as response,
+        session.get(url) as aio_response,
     ):
-        return await response.read()
+        return await aio_response.read()
 
 
 def starlette_app(urls: dict[str, str]) -> Starlette:

@@ -355,8 +355,8 @@ def test_asyncio_task_group(upstreams: Upstreams) -> None:
     async def gather() -> None:
         async with (
             httpx.AsyncClient(timeout=FAST, verify=HTTPX_TLS) as client,
-            asyncio.TaskGroup() as group,
-        ):  # type: ignore[attr-defined]
+            asyncio.TaskGroup() as group,  # type: ignore[attr-defined]
+        ):
             group.create_task(client.get(upstreams.dns_url))
             # A sibling that only waits: the failure cancels it, so the group is deterministic.
             group.create_task(asyncio.sleep(10))
@@ -440,7 +440,8 @@ def test_app_bug_raised_while_handling_an_upstream_error_is_not_mine(
         try:
             httpx_sync(upstreams.hang_url, SLOW)
         except httpx.TimeoutException:
-            {}["fallback"]  # the fallback path has a bug
+            fallbacks: dict[str, str] = {}
+            fallbacks["fallback"]  # the fallback path has a bug
 
     exc = failure(lambda url, timeout: handler(), "", FAST)
     assert isinstance(exc, KeyError)
@@ -454,6 +455,7 @@ def test_a_client_error_raised_while_handling_another_keeps_both(upstreams: Upst
     def handler() -> None:
         try:
             parts = urlsplit(upstreams.refused_url)
+            assert parts.port is not None
             socket.create_connection((parts.hostname, parts.port), timeout=FAST)
         except ConnectionRefusedError:
             raise TimeoutError("gave up")  # noqa: B904 - implicit chaining is the point

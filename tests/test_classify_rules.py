@@ -164,7 +164,7 @@ def test_very_long_chain_is_bounded() -> None:
 
 def test_hostile_exception_does_not_break_classification() -> None:
     class Hostile(httpx.HTTPStatusError):
-        @property  # type: ignore[override]
+        @property
         def response(self) -> httpx.Response:
             raise RuntimeError("boom")
 
@@ -189,6 +189,7 @@ def test_register_class(upstreams: Upstreams) -> None:
     mine.register(QuotaExceeded, "upstream_overloaded", retry_after=60, upstream="maps")
     exc = _raised(QuotaExceeded("daily quota"))
     evidence = mine.classify(exc)
+    assert evidence is not None
     assert evidence == Evidence("upstream_overloaded", evidence.specificity, 60, None, None, "maps")
     assert classifier.classify(exc) is None  # registration is per classifier
 
@@ -399,8 +400,8 @@ def test_a_registered_datetime_retry_after_counts_down() -> None:
 
 def test_hostile_links_do_not_lose_the_rest_of_the_chain() -> None:
     class BrokenArgs(Exception):
-        @property  # type: ignore[override]
-        def args(self) -> tuple[object, ...]:
+        @property
+        def args(self) -> tuple[object, ...]:  # type: ignore[override]
             raise RuntimeError("args exploded")
 
     class EqualToEverything(Exception):
@@ -441,13 +442,9 @@ def test_a_naive_datetime_is_local_time() -> None:
 
 
 def test_an_upstream_504_passes_its_retry_after_on() -> None:
-    class Response:
-        status_code = 504
-        headers = {"retry-after": "120"}
-
-    error = httpx.HTTPStatusError(
-        "504", request=httpx.Request("GET", "http://x/"), response=Response()
-    )  # type: ignore[arg-type]
+    request = httpx.Request("GET", "http://x/")
+    response = httpx.Response(504, headers={"retry-after": "120"}, request=request)
+    error = httpx.HTTPStatusError("504", request=request, response=response)
     evidence = classifier.classify(error)
     assert evidence is not None
     assert (evidence.code, evidence.retry_after, evidence.received_status) == (

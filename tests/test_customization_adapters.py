@@ -261,7 +261,8 @@ def django_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
     sys.modules[DJANGO_URLCONF] = django_urlconf(urls)
 
     def apply(options: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
-        return override_settings(GATEWAYERRORS=options)
+        override: contextlib.AbstractContextManager[None] = override_settings(GATEWAYERRORS=options)
+        return override
 
     try:
         with (

@@ -125,8 +125,8 @@ def test_demo_serves_every_failure_in_three_formats_and_stops_on_ctrl_c(demo: De
         assert "503" in html.text
         assert client.get("/health").status_code == 200
 
-    code = demo.stop(signal.SIGINT)
-    assert code == 0, demo.stderr
+    exit_code = demo.stop(signal.SIGINT)
+    assert exit_code == 0, demo.stderr
     assert "Traceback" not in demo.stderr
     assert "stopped" in "".join(demo.stdout)
     # One short log line per translated error, no traceback.

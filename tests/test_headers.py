@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import http_sf
 import pytest
@@ -56,8 +56,8 @@ def header(response: ErrorResponse, name: str) -> str | None:
 
 def parse_proxy_status(value: str) -> list[tuple[Any, dict[str, Any]]]:
     """Proxy-Status as a strict RFC 8941 (9651) List; raises on any syntax error."""
-    parsed: list[tuple[Any, dict[str, Any]]] = http_sf.parse(value.encode("ascii"), tltype="list")
-    return parsed
+    parsed = http_sf.parse(value.encode("ascii"), tltype="list")
+    return cast("list[tuple[Any, dict[str, Any]]]", parsed)
 
 
 def assert_header_values_safe(response: ErrorResponse) -> None:
@@ -279,7 +279,10 @@ def test_header_building_blocks_are_control_free(text: str) -> None:
 
 def test_sf_string_escapes_and_bounds() -> None:
     assert sf_string('a"b\\c') == '"a\\"b\\\\c"'
-    assert http_sf.parse(sf_string('a"b\\c').encode(), tltype="item")[0] == 'a"b\\c'
+    item = cast(
+        "tuple[Any, dict[str, Any]]", http_sf.parse(sf_string('a"b\\c').encode(), tltype="item")
+    )
+    assert item[0] == 'a"b\\c'
     assert len(sf_string("x" * 10_000)) <= 258
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import orjson
 import pytest
@@ -44,12 +45,16 @@ def test_settings_are_frozen() -> None:
     "name", ["default_retry_after", "max_retry_after", "maintenance_retry_after"]
 )
 def test_retry_after_settings_must_be_non_negative_int(name: str) -> None:
+    def settings(value: object) -> Settings:
+        options: dict[str, Any] = {name: value}
+        return Settings(**options)
+
     with pytest.raises(ValueError, match=name):
-        Settings(**{name: -1})
+        settings(-1)
     for bad in (1.5, True, "30", None):
         with pytest.raises(TypeError, match=name):
-            Settings(**{name: bad})
-    assert getattr(Settings(**{name: 0}), name) == 0
+            settings(bad)
+    assert getattr(settings(0), name) == 0
 
 
 def test_overrides_for_unknown_codes_are_refused() -> None:

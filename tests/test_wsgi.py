@@ -169,7 +169,7 @@ def test_list_and_file_wrapper_bodies_are_returned_unchanged() -> None:
         pass
 
     wrapped = FileWrapper()
-    middleware = GatewayErrorsWSGIMiddleware(lambda environ, start_response: wrapped)  # type: ignore[arg-type, return-value]
+    middleware = GatewayErrorsWSGIMiddleware(lambda environ, start_response: wrapped)  # type: ignore[arg-type, return-value, unused-ignore]
     assert middleware({"wsgi.file_wrapper": FileWrapper}, lambda *a: None) is wrapped
 
 
@@ -179,7 +179,7 @@ def test_close_reaches_the_body_even_when_never_iterated() -> None:
         lambda environ, start_response: TrackedBody([b"x"], closed, "never-iterated")
     )
     body = middleware({}, lambda *a: None)
-    body.close()  # type: ignore[attr-defined]
+    body.close()  # type: ignore[attr-defined, unused-ignore]
     assert closed == ["never-iterated"]
 
 
@@ -366,7 +366,7 @@ def test_closing_a_guarded_generator_closes_the_app_generator() -> None:
 
     body = GatewayErrorsWSGIMiddleware(app)({}, lambda *a: None)
     assert next(iter(body)) == b"hel"
-    body.close()  # type: ignore[attr-defined]
+    body.close()  # type: ignore[attr-defined, unused-ignore]
     assert closed == ["/gen/ok"]
 
 
@@ -445,7 +445,7 @@ def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any, hx: httpx.Cli
 
 def test_passing_settings_and_translator_is_an_error() -> None:
     with pytest.raises(TypeError):
-        GatewayErrorsWSGIMiddleware(lambda e, s: [], translator=Translator(), service="x")  # type: ignore[arg-type, misc]
+        GatewayErrorsWSGIMiddleware(lambda e, s: [], translator=Translator(), service="x")  # type: ignore[arg-type, misc, unused-ignore]
 
 
 def test_failures_after_the_start_are_logged_counted_and_reported(
