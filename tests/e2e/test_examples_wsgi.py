@@ -22,7 +22,7 @@ from wsgi_servers import serve_wsgi
 
 pytestmark = pytest.mark.server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DJANGO_PROJECT = EXAMPLES / "django_project"
 

@@ -559,7 +559,7 @@ def test_page_context_is_complete_and_typed() -> None:
 
 
 def test_docs_describe_every_context_key() -> None:
-    docs = Path(__file__).resolve().parents[1] / "docs" / "pages.md"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "pages.md"
     if not docs.exists():
         pytest.skip("docs/ not present (installed package test run)")
     text = docs.read_text("utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 from gatewayerrors import catalog
 from gatewayerrors._catalog_docs import render_markdown
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "catalog.md"
 
 
 def test_docs_table_is_generated_from_the_catalog() -> None:

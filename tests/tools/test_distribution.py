@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pytest's own dependency on 3.10 (mypy checks as 3.10, from any interpreter)
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A path into the repository that a page tells the reader to run or open.
