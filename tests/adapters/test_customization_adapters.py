@@ -31,8 +31,8 @@ import httpx
 import pytest
 import requests
 from asgi_servers import serve
-from test_django import configure_django
-from test_pages import Node, parse_page, problem_script
+from django_setup import configure_django
+from page_parsing import Node, parse_page, problem_script
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import (
@@ -252,7 +252,7 @@ def flask_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
 
 @pytest.fixture(scope="module")
 def django_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    # Django is configured once per process, by test_django.py; this module only points it at
+    # Django is configured once per process (django_setup); this module only points it at
     # its own URLconf (override_settings) and sets GATEWAYERRORS per test, as Django apps do.
     configure_django()
     from django.core.wsgi import get_wsgi_application

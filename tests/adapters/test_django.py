@@ -1,7 +1,7 @@
 """The Django middleware under waitress (WSGI) and uvicorn (Django's ASGI handler), with DRF.
 
-Django is configured once per process, here (``settings.configure``); the URLconf is a module
-built after setup, so nothing Django-specific happens at import time.
+Django is configured once per process (``django_setup.configure_django``); this module's
+URLconf is a module built after setup, so nothing Django-specific happens at import time.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from django_setup import PAGE, URLCONF, configure_django
 from wsgi_servers import (
     CLIENT_SSL,
     CLIENT_TIMEOUT,
@@ -49,49 +50,7 @@ pytestmark = [
     ),
 ]
 
-URLCONF = "gatewayerrors_test_django_urls"
-PAGE = "<p id=code>{{ code }}</p><p id=status>{{ status }}</p><p id=path>{{ request.path }}</p>"
 _upstreams: Any = None
-
-
-def configure_django() -> None:
-    from django.conf import settings
-
-    if settings.configured:
-        assert settings.ROOT_URLCONF == URLCONF, "Django was configured by someone else"
-        return
-    settings.configure(
-        DEBUG=False,
-        ALLOWED_HOSTS=["*"],
-        SECRET_KEY="gatewayerrors-tests-" + "x" * 40,
-        ROOT_URLCONF=URLCONF,
-        INSTALLED_APPS=["rest_framework"],
-        MIDDLEWARE=[
-            "gatewayerrors.django.GatewayErrorsMiddleware",
-            "django.middleware.common.CommonMiddleware",
-        ],
-        GATEWAYERRORS={"service": "catalog"},
-        TEMPLATES=[
-            {
-                "BACKEND": "django.template.backends.django.DjangoTemplates",
-                "OPTIONS": {
-                    "loaders": [("django.template.loaders.locmem.Loader", {"502.html": PAGE})],
-                    "context_processors": ["django.template.context_processors.request"],
-                },
-            }
-        ],
-        REST_FRAMEWORK={
-            "DEFAULT_AUTHENTICATION_CLASSES": [],
-            "DEFAULT_PERMISSION_CLASSES": [],
-            "UNAUTHENTICATED_USER": None,
-            "EXCEPTION_HANDLER": "gatewayerrors.django.drf_exception_handler",
-        },
-        LOGGING_CONFIG=None,  # leave the process's logging (pytest's capture) alone
-    )
-    import django
-
-    django.setup()
-    sys.modules[URLCONF] = build_urlconf()
 
 
 def build_urlconf() -> types.ModuleType:
@@ -174,6 +133,7 @@ def django_project(upstreams: Any) -> Iterator[None]:
     global _upstreams
     _upstreams = upstreams
     configure_django()
+    sys.modules[URLCONF] = build_urlconf()
     yield
     _upstreams = None
 

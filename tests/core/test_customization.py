@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_pages import REQUEST_ID, parse_page, problem_script
+from page_parsing import REQUEST_ID, parse_page, problem_script
 
 from gatewayerrors import (
     Format,

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_pages import parse_page
+from page_parsing import parse_page
 
 from gatewayerrors import RequestInfo, Translator
 

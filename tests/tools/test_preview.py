@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from test_pages import parse_page, problem_script
+from page_parsing import parse_page, problem_script
 
 import gatewayerrors
 from gatewayerrors import catalog
