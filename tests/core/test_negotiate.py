@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html.parser
-import time
 import xml.etree.ElementTree as ET
 
 import orjson
@@ -173,39 +172,34 @@ def test_invalid_q_entries_are_skipped_not_trusted() -> None:
     assert negotiate("text/html;q=abc, application/xml") is Format.XML
 
 
-@pytest.mark.parametrize(
-    "accept",
-    [
-        "a" * 1_000_000,
-        "text/html," * 100_000,
-        "*/*;q=0.5, " * 90_000,
-        '"' * 1_000_000,
-        ";" * 1_000_000,
-        "," * 1_000_000,
-        "text/html;" + "a=b;" * 250_000,
-        "\x00" * 1_000_000,
-        "é" * 1_000_000,
-    ],
-    ids=[
-        "letters",
-        "html-list",
-        "wildcards",
-        "quotes",
-        "semicolons",
-        "commas",
-        "params",
-        "nul",
-        "unicode",
-    ],
-)
-def test_huge_headers_answer_quickly_and_are_not_kept(accept: str) -> None:
-    start = time.perf_counter()
-    fmt = negotiate(accept)
-    elapsed = time.perf_counter() - start
-    assert isinstance(fmt, Format)
-    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms"
+HUGE_HEADERS = {
+    "letters": ("a" * 1_000_000, Format.JSON),
+    "html-list": ("text/html," * 100_000, Format.HTML),
+    "wildcards": ("*/*;q=0.5, " * 90_000, Format.JSON),
+    "quotes": ('"' * 1_000_000, Format.JSON),
+    "semicolons": (";" * 1_000_000, Format.JSON),
+    "commas": ("," * 1_000_000, Format.JSON),
+    # Cut at the bound, the first entry is incomplete: nothing usable, so the default.
+    "params": ("text/html;" + "a=b;" * 250_000, Format.JSON),
+    "nul": ("\x00" * 1_000_000, Format.JSON),
+    "unicode": ("é" * 1_000_000, Format.JSON),
+}
+
+
+@pytest.mark.parametrize(("accept", "expected"), HUGE_HEADERS.values(), ids=list(HUGE_HEADERS))
+def test_huge_headers_get_an_answer_and_are_not_kept(accept: str, expected: Format) -> None:
+    assert negotiate(accept) is expected
     # A huge header must not become a cache key (512 of them would be 512 MB).
     assert max(map(len, _negotiate._cache), default=0) <= _negotiate._MAX_HEADER
+
+
+def test_only_the_start_of_a_huge_header_is_read() -> None:
+    # The work per header is bounded: what lies past the first _MAX_HEADER characters is
+    # never parsed, so a wanted type there does not count.
+    filler = "x/y,"
+    assert negotiate(filler * 10 + "text/html") is Format.HTML
+    beyond = filler * (_negotiate._MAX_HEADER // len(filler) + 1)
+    assert negotiate(beyond + "text/html") is Format.JSON
 
 
 def test_huge_header_is_judged_by_its_first_entries() -> None:
