@@ -34,8 +34,8 @@ from gatewayerrors import Classifier, Evidence, catalog
 FAST = 2.0
 SLOW = 0.2
 
-Call = Callable[[str, float], None]
-"""GET ``url`` with ``timeout`` seconds, reading the body; raise the client's own error for a
+Call = Callable[[str, float], bytes]
+"""GET ``url`` with ``timeout`` seconds and return the body; raise the client's own error for a
 4xx/5xx status where the client has a ``raise_for_status`` (or raises by itself)."""
 
 classifier = Classifier()
@@ -44,59 +44,62 @@ classifier = Classifier()
 HTTPX_TLS = httpx.create_ssl_context()
 
 
-def httpx_sync(url: str, timeout: float) -> None:
+def httpx_sync(url: str, timeout: float) -> bytes:
     with httpx.Client(timeout=timeout, verify=HTTPX_TLS) as client:
-        client.get(url).raise_for_status()
+        return client.get(url).raise_for_status().content
 
 
-def httpx_async(url: str, timeout: float) -> None:
-    async def get() -> None:
+def httpx_async(url: str, timeout: float) -> bytes:
+    async def get() -> bytes:
         async with httpx.AsyncClient(timeout=timeout, verify=HTTPX_TLS) as client:
-            (await client.get(url)).raise_for_status()
+            return (await client.get(url)).raise_for_status().content
 
-    anyio.run(get)
-
-
-def requests_get(url: str, timeout: float) -> None:
-    requests.get(url, timeout=timeout).raise_for_status()
+    return anyio.run(get)
 
 
-def urllib3_no_retries(url: str, timeout: float) -> None:
+def requests_get(url: str, timeout: float) -> bytes:
+    response = requests.get(url, timeout=timeout)
+    response.raise_for_status()
+    return response.content
+
+
+def urllib3_no_retries(url: str, timeout: float) -> bytes:
     # retries=False: urllib3 raises the underlying error itself, not MaxRetryError.
     with urllib3.PoolManager(timeout=timeout, retries=False) as pool:
-        pool.request("GET", url)
+        return pool.request("GET", url).data
 
 
 ERROR_STATUSES = (429, *range(500, 512))
 
 
-def urllib3_retry_on_status(url: str, timeout: float) -> None:
+def urllib3_retry_on_status(url: str, timeout: float) -> bytes:
     # Retry(0) wraps every failure in MaxRetryError; status_forcelist turns 5xx/429 into one.
     retries = urllib3.Retry(total=0, status_forcelist=ERROR_STATUSES)
     with urllib3.PoolManager(timeout=timeout, retries=retries) as pool:
-        pool.request("GET", url)
+        return pool.request("GET", url).data
 
 
-def aiohttp_get(url: str, timeout: float, *, total: bool = False) -> None:
+def aiohttp_get(url: str, timeout: float, *, total: bool = False) -> bytes:
     if total:
         limits = aiohttp.ClientTimeout(total=timeout)
     else:
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
 
-    async def get() -> None:
+    async def get() -> bytes:
         async with (
             aiohttp.ClientSession(timeout=limits) as session,
             session.get(url, raise_for_status=True) as response,
         ):
-            await response.read()
+            return await response.read()
 
-    asyncio.run(get())
+    return asyncio.run(get())
 
 
-def urllib_urlopen(url: str, timeout: float) -> None:
+def urllib_urlopen(url: str, timeout: float) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # raises HTTPError itself
-            response.read()
+            body: bytes = response.read()
+            return body
     except urllib.error.HTTPError as exc:
         # The error is also the response: it holds the socket open until closed. Its status and
         # headers (all the classifier reads) stay readable after close().
@@ -104,7 +107,7 @@ def urllib_urlopen(url: str, timeout: float) -> None:
         raise
 
 
-def http_client(url: str, timeout: float) -> None:
+def http_client(url: str, timeout: float) -> bytes:
     parts = urlsplit(url)
     assert parts.hostname is not None
     connection_class = (
@@ -112,8 +115,9 @@ def http_client(url: str, timeout: float) -> None:
     )
     connection = connection_class(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request("GET", parts.path or "/")
-        connection.getresponse().read()
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("GET", target)
+        return connection.getresponse().read()
     finally:
         connection.close()
 
@@ -130,7 +134,7 @@ CLIENTS: dict[str, Call] = {
 }
 
 
-def failure(call: Call, url: str, timeout: float) -> BaseException:
+def failure(call: Callable[[str, float], object], url: str, timeout: float) -> BaseException:
     """The exception ``call`` raises (the test fails if it raises none)."""
     try:
         call(url, timeout)
@@ -302,7 +306,8 @@ def test_client_error_status_is_not_a_gateway_error(
 
 @pytest.mark.parametrize("client", [*STATUS_CLIENTS, "urllib3", "http.client"])
 def test_success_needs_no_translation(upstreams: Upstreams, client: str) -> None:
-    CLIENTS[client](upstreams.status_url(200, None, b"fine"), FAST)  # does not raise
+    """A 200 raises nothing (so there is nothing to translate) and its body arrives whole."""
+    assert CLIENTS[client](upstreams.status_url(200, None, b"fine"), FAST) == b"fine"
 
 
 # -- exception groups from real task groups ------------------------------------------------------
