@@ -150,3 +150,27 @@ def test_maintenance_answers_503_before_the_app_runs(
             assert response.headers["retry-after"] == "120"
             assert "proxy-status" not in response.headers  # no upstream failed
     assert fetch(client, adapter, "/ok").status_code == 200
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [(BROWSER, "text/html; charset=utf-8"), (None, "application/problem+json")],
+    ids=["browser", "no-accept"],
+)
+def test_a_browser_gets_the_page_and_no_accept_gets_json(
+    adapter: Adapter, client: httpx.Client, accept: str | None, content_type: str
+) -> None:
+    request = client.build_request("GET", adapter.url + "/fault/refused")
+    request.headers["x-request-id"] = REQUEST_ID
+    if accept is None:
+        del request.headers["accept"]
+    else:
+        request.headers["accept"] = accept
+    with adapter.configure():
+        response = client.send(request)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == content_type
+    assert response.headers["vary"] == "Accept"

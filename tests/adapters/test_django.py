@@ -23,7 +23,6 @@ from wsgi_servers import (
     CLIENT_TIMEOUT,
     CLIENTS,
     FAULTS,
-    NEGOTIATED,
     PROBLEM_JSON,
     call_upstream,
     fault_url,
@@ -209,34 +208,6 @@ def test_async_view_under_asgi(
         )
         want = expected(translator, exc, path, "", "text/plain")
         assert (response.status_code, response.content) == (want.status, want.body)
-
-
-@pytest.mark.parametrize(
-    ("accept", "content_type"),
-    NEGOTIATED,
-)
-def test_accept_negotiation(
-    base_url: str,
-    upstreams: Any,
-    translator: Translator,
-    accept: str,
-    content_type: str,
-    hx: httpx.Client,
-) -> None:
-    response = hx.get(
-        f"{base_url}/fault/refused", headers={"Accept": accept, "X-Request-Id": "rid-1"}
-    )
-    assert response.status_code == 502
-    assert response.headers["content-type"] == content_type
-    exc = upstream_exception(upstreams, "refused")
-    assert response.content == expected(translator, exc, "/fault/refused", "", accept).body
-
-
-def test_head(base_url: str) -> None:
-    get = requests.get(f"{base_url}/fault/refused", timeout=5)
-    head = requests.head(f"{base_url}/fault/refused", timeout=5)
-    assert (head.status_code, head.content) == (502, b"")
-    assert head.headers["content-length"] == get.headers["content-length"] != "0"
 
 
 def test_own_exception(base_url: str) -> None:

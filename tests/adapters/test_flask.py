@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 from wsgi_servers import (
     CLIENTS,
     FAULTS,
-    NEGOTIATED,
     PROBLEM_JSON,
     call_upstream,
     serve_wsgi,
@@ -148,36 +147,6 @@ def test_real_upstream_failures_match_the_core(
             for name, value in want.headers:
                 assert response.headers[name] == value, (fault, name)
             assert response.headers["x-after-request"] == "ran"  # Flask finalized it
-
-
-@pytest.mark.parametrize(
-    ("accept", "content_type"),
-    NEGOTIATED,
-)
-def test_accept_negotiation(
-    base_url: str,
-    upstreams: Any,
-    translator: Translator,
-    accept: str,
-    content_type: str,
-    hx: httpx.Client,
-) -> None:
-    response = hx.get(
-        f"{base_url}/fault/refused", headers={"Accept": accept, "X-Request-Id": "n1"}, timeout=5
-    )
-    assert response.status_code == 502
-    assert response.headers["content-type"] == content_type
-    exc = upstream_exception(upstreams, "refused")
-    want = translator.translate(exc, RequestInfo("GET", "/fault/refused", "", accept, "n1"))
-    assert want is not None
-    assert response.content == want.body
-
-
-def test_head(base_url: str) -> None:
-    get = requests.get(f"{base_url}/fault/refused", timeout=5)
-    head = requests.head(f"{base_url}/fault/refused", timeout=5)
-    assert (head.status_code, head.content) == (502, b"")
-    assert head.headers["content-length"] == get.headers["content-length"] != "0"
 
 
 def test_own_exception(base_url: str) -> None:

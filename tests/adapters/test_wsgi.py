@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import logging
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -225,52 +223,6 @@ def test_status_codes_by_failure_kind(base_url: str, hx: httpx.Client) -> None:
     assert response.headers["proxy-status"] == "catalog; received-status=500"
 
 
-@pytest.mark.parametrize(
-    ("accept", "content_type"),
-    [
-        ("application/json", PROBLEM_JSON),
-        ("application/xml", "application/problem+xml"),
-        ("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "text/html; charset=utf-8"),
-        ("text/plain", "text/plain; charset=utf-8"),
-        (None, PROBLEM_JSON),
-    ],
-)
-def test_accept_negotiation(
-    base_url: str,
-    upstreams: Any,
-    translator: Translator,
-    accept: str | None,
-    content_type: str,
-    hx: httpx.Client,
-) -> None:
-    headers = {"X-Request-Id": "neg-1"}
-    if accept is not None:
-        headers["Accept"] = accept
-    response = hx.get(f"{base_url}/fault/refused", headers=headers, timeout=5)
-    assert response.status_code == 502
-    assert response.headers["content-type"] == content_type
-    exc = upstream_exception(upstreams, "refused")
-    assert response.content == expected_body(translator, exc, "/fault/refused", accept, "neg-1")
-    if "json" in content_type:
-        assert response.json()["code"] == "connection_refused"
-    elif "xml" in content_type:
-        root = ET.fromstring(response.content)
-        assert root.tag == "{urn:ietf:rfc:7807}problem"
-    elif "html" in content_type:
-        assert response.text.lstrip().lower().startswith("<!doctype html")
-    else:
-        assert "502" in response.text
-
-
-def test_head_has_headers_and_no_body(base_url: str) -> None:
-    get = requests.get(f"{base_url}/fault/refused", timeout=5)
-    head = requests.head(f"{base_url}/fault/refused", timeout=5)
-    assert head.status_code == 502
-    assert head.content == b""
-    assert head.headers["content-length"] == get.headers["content-length"]
-    assert head.headers["content-type"] == get.headers["content-type"]
-
-
 def test_own_exception(base_url: str) -> None:
     response = requests.get(f"{base_url}/own", timeout=5)
     assert response.status_code == 503
@@ -291,22 +243,6 @@ def test_unclassified_exception_reaches_the_server(base_url: str) -> None:
     assert response.status_code == 500
     assert "application/problem" not in response.headers.get("content-type", "")
     assert "Internal Server Error" in response.text  # waitress's own page
-
-
-def test_connection_stays_open_after_an_error(base_url: str) -> None:
-    host, port = base_url.rsplit("/", 1)[-1].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    try:
-        connection.request("GET", "/fault/refused")
-        first = connection.getresponse()
-        first.read()
-        sock = connection.sock
-        connection.request("GET", "/ok")
-        second = connection.getresponse()
-        assert (first.status, second.status, second.read()) == (502, 200, b"hello")
-        assert connection.sock is sock  # keep-alive: same connection
-    finally:
-        connection.close()
 
 
 # -- failures while the body is iterated ---------------------------------------------------
