@@ -68,16 +68,24 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     elif isinstance(value, (str, bytes)):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
-        if text.isdigit():
+        # str.isdigit() alone accepts superscripts and other scripts' digits ("²", "٣"), which
+        # int() rejects or reads as numbers; delay-seconds is ASCII DIGITs (RFC 9110 §10.2.3).
+        if text.isascii() and text.isdigit():
             return int(text) if len(text) < 12 else 10**11
-        parsed = parse_date(text)
+        try:
+            parsed = parse_date(text)
+        except Exception:  # unreadable, whatever the date parser thinks of it
+            return None
         if parsed is None:
             return None
         date = parsed
     else:
         return None
     current = time.time() if now is None else now
-    return max(0, int(date.timestamp() - current + 0.5))
+    try:
+        return max(0, int(date.timestamp() - current + 0.5))
+    except (ValueError, OverflowError, OSError):  # a date the platform cannot place in time
+        return None
 
 
 def _header(headers: object, name: str) -> object:
