@@ -49,6 +49,7 @@ TIMEOUT_GENERIC = 200
 _MAX_LINKS = 256
 _MAX_COLLECTED = 512
 _CACHE_LIMIT = 1024
+_MAX_ARGS = 16  # wrapped exceptions sit in the first args (requests: args[0])
 
 
 def parse_retry_after(value: object, now: float | None = None) -> int | None:
@@ -544,9 +545,13 @@ class Classifier:
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
-                linked: list[object] = [*link.args, link.__cause__]
+                args = link.args
+                # Only a real tuple, and only its first items: a subclass can make ``args``
+                # an endless iterator or a huge sequence (walking it exhausted memory).
+                linked: list[object] = [*args[:_MAX_ARGS]] if type(args) is tuple else []
             except Exception:
-                linked = [link.__cause__]
+                linked = []
+            linked.append(link.__cause__)
             if found is not None and not link.__suppress_context__:
                 linked.append(link.__context__)
             instance = link.__dict__
