@@ -408,6 +408,9 @@ class _TypeInfo(NamedTuple):
     class_links: tuple[str, ...]
 
 
+_NO_INFO = _TypeInfo(None, ())
+
+
 def _class_links(link: BaseException, names: tuple[str, ...]) -> list[object]:
     """What a class exposes as wrapped exceptions (exception groups' members, aiohttp's
     ``os_error``); a property that raises loses only itself."""
@@ -479,7 +482,10 @@ class Classifier:
                 return rule
         rules = self._rules
         for klass in cls.__mro__:
-            found = rules.get((klass.__module__.partition(".")[0], klass.__name__))
+            module = klass.__module__
+            if not isinstance(module, str):
+                continue  # a class can set anything as __module__: it names no package
+            found = rules.get((module.partition(".")[0], klass.__name__))
             if found is not None:
                 return found
         return None
@@ -487,8 +493,11 @@ class Classifier:
     def _type_info(self, cls: type[BaseException]) -> _TypeInfo:
         info = self._cache.get(cls)
         if info is None:
-            class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
-            info = _TypeInfo(self._rule_for(cls), class_links)
+            try:
+                class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
+                info = _TypeInfo(self._rule_for(cls), class_links)
+            except Exception:  # an odd class (a hostile metaclass) is skipped, not fatal
+                info = _NO_INFO
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[cls] = info
@@ -594,6 +603,7 @@ class Classifier:
                     isinstance(value, type)
                     and issubclass(value, BaseException)
                     and value.__name__ == name
+                    and isinstance(value.__module__, str)
                     and value.__module__.partition(".")[0] == package
                 ):
                     found[value] = None

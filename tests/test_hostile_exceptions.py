@@ -95,6 +95,8 @@ def odd_module_in_the_middle(url: str) -> BaseException:
 HOSTILE: dict[str, Callable[[str], BaseException]] = {
     "endless_args": endless_args,
     "huge_args": huge_args,
+    "odd_module_outside": odd_module_outside,
+    "odd_module_in_the_middle": odd_module_in_the_middle,
 }
 
 
