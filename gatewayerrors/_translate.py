@@ -7,6 +7,7 @@ returns None: not an upstream failure). Everything constant is computed once, in
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -224,14 +225,14 @@ class Translator:
         try:
             evidence = self.classifier.classify(exc)
         except Exception:
-            self.logger.exception("gatewayerrors: classifier failed; treating as not mine")
+            self._log_failure("gatewayerrors: classifier failed; treating as not mine")
             return None
         if evidence is None:
             return None
         try:
             error = self.failure(evidence, request, exc)
         except Exception:
-            self.logger.exception("gatewayerrors: could not build the error value")
+            self._log_failure("gatewayerrors: could not build the error value")
             error = self._fallback_error(evidence.code)
         return self.respond(error, request)
 
@@ -260,7 +261,7 @@ class Translator:
         try:
             return bool(check())
         except Exception:
-            self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
+            self._log_failure("gatewayerrors: maintenance check failed; assuming off")
             return False
 
     def maintenance_response(
@@ -307,7 +308,7 @@ class Translator:
             content_type, body = self._render(error, fmt, request)
             return self._complete(error, request, content_type, body)
         except Exception:
-            self.logger.exception("gatewayerrors: rendering failed; sending a minimal response")
+            self._log_failure("gatewayerrors: rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
@@ -404,24 +405,56 @@ class Translator:
         if not self.logger.isEnabledFor(logging.ERROR):
             return  # apps that silence this logger for on_error skip building the record
         error = response.error
-        self.logger.error(
-            "upstream failure after the response started (connection aborted): "
-            "%s %s upstream=%s request_id=%s"
-            if response_started
-            else "upstream failure: %s %s upstream=%s request_id=%s",
-            error.status,
-            error.kind.code,
-            error.upstream or "-",
-            error.request_id or "-",
-            exc_info=exc,
-            extra={
-                "gatewayerrors_code": error.kind.code,
-                "gatewayerrors_status": error.status,
-                "gatewayerrors_upstream": error.upstream,
-                "gatewayerrors_request_id": error.request_id,
-                "gatewayerrors_response_started": response_started,
-            },
-        )
+        try:
+            self.logger.error(
+                "upstream failure after the response started (connection aborted): "
+                "%s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure: %s %s upstream=%s request_id=%s",
+                error.status,
+                error.kind.code,
+                error.upstream or "-",
+                error.request_id or "-",
+                exc_info=exc,
+                extra={
+                    "gatewayerrors_code": error.kind.code,
+                    "gatewayerrors_status": error.status,
+                    "gatewayerrors_upstream": error.upstream,
+                    "gatewayerrors_request_id": error.request_id,
+                    "gatewayerrors_response_started": response_started,
+                },
+            )
+        except Exception:
+            # The exception's own code runs while its traceback is formatted (__str__,
+            # __getattr__ for __notes__): if it raises, log what we know, without it.
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _guarded_log(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        try:
+            self.log(response, exc, response_started=response_started)
+        except Exception:  # a subclass's log(), or a handler that fails
+            error = response.error
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_failure(self, message: str) -> None:
+        """Log our own failure with its traceback, or without it if that fails. Never raises."""
+        try:
+            self.logger.exception(message)
+        except Exception:  # its traceback chains to the exception being answered
+            with contextlib.suppress(Exception):
+                self.logger.error("%s (the traceback could not be logged)", message)
+
+    def _log_minimal(self, status: object, code: object, request_id: object) -> None:
+        """A log line that runs no code of the exception's; never raises."""
+        with contextlib.suppress(Exception):  # a broken handler: still never raise
+            self.logger.error(
+                "upstream failure: %s %s request_id=%s (the exception could not be logged)",
+                status,
+                code,
+                request_id or "-",
+            )
 
     def report(
         self,
@@ -430,8 +463,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc, response_started=response_started)
+        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+
+        Never raises: a failing log or hook is logged (or dropped), not raised.
+        """
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -443,7 +479,7 @@ class Translator:
                     close()
                 self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("gatewayerrors: on_error hook failed")
 
     async def areport(
         self,
@@ -453,7 +489,7 @@ class Translator:
         response_started: bool = False,
     ) -> None:
         """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
-        self.log(response, exc, response_started=response_started)
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -462,4 +498,4 @@ class Translator:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("gatewayerrors: on_error hook failed")

@@ -93,6 +93,7 @@ def odd_module_in_the_middle(url: str) -> BaseException:
 
 
 HOSTILE: dict[str, Callable[[str], BaseException]] = {
+    "unloggable": unloggable,
     "endless_args": endless_args,
     "huge_args": huge_args,
     "odd_module_outside": odd_module_outside,
@@ -140,6 +141,20 @@ def test_hostile_exception_is_answered_and_the_worker_lives(
     assert response.json()["code"] == "connection_refused"
     assert response.headers["proxy-status"] == "shop; error=connection_refused"
     assert (after.status_code, after.text) == (200, "ok")
+
+
+def test_an_unloggable_exception_gets_a_minimal_log_line(
+    base_url: str, hx: httpx.Client, log_stream: io.StringIO
+) -> None:
+    start = len(log_stream.getvalue())
+    response = hx.get(f"{base_url}/unloggable", headers={"X-Request-ID": "rid-unloggable"})
+
+    assert response.status_code == 502
+    logged = log_stream.getvalue()[start:]
+    assert (
+        "gatewayerrors: upstream failure: 502 connection_refused request_id=rid-unloggable "
+        "(the exception could not be logged)"
+    ) in logged
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
