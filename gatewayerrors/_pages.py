@@ -393,7 +393,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                     return page
                 raise TypeError(f"a template callable must return str, not {type(page).__name__}")
             except Exception:
-                logger.exception("gatewayerrors: template callable failed; using the built-in page")
+                logger.exception("template callable failed; using the built-in page")
             return builtin(error, request.method)
 
         return render_callable
@@ -409,9 +409,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                 context = page_context(error, request, type_base=settings.type_base)
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
-                logger.exception(
-                    "gatewayerrors: template %s failed; using the built-in page", template.name
-                )
+                logger.exception("template %s failed; using the built-in page", template.name)
         return builtin(error, request.method)
 
     return render_template

@@ -225,14 +225,14 @@ class Translator:
         try:
             evidence = self.classifier.classify(exc)
         except Exception:
-            self._log_failure("gatewayerrors: classifier failed; treating as not mine")
+            self._log_failure("classifier failed; treating as not mine")
             return None
         if evidence is None:
             return None
         try:
             error = self.failure(evidence, request, exc)
         except Exception:
-            self._log_failure("gatewayerrors: could not build the error value")
+            self._log_failure("could not build the error value")
             error = self._fallback_error(evidence.code)
         return self.respond(error, request)
 
@@ -261,7 +261,7 @@ class Translator:
         try:
             return bool(check())
         except Exception:
-            self._log_failure("gatewayerrors: maintenance check failed; assuming off")
+            self._log_failure("maintenance check failed; assuming off")
             return False
 
     def maintenance_response(
@@ -308,7 +308,7 @@ class Translator:
             content_type, body = self._render(error, fmt, request)
             return self._complete(error, request, content_type, body)
         except Exception:
-            self._log_failure("gatewayerrors: rendering failed; sending a minimal response")
+            self._log_failure("rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
@@ -477,9 +477,9 @@ class Translator:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
+                self.logger.warning("async on_error hook ignored in a sync app")
         except Exception:
-            self._log_failure("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")
 
     async def areport(
         self,
@@ -498,4 +498,4 @@ class Translator:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self._log_failure("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")

@@ -664,3 +664,30 @@ def test_a_network_path_instance_cannot_point_at_another_host() -> None:
     )
     assert response is not None
     assert orjson.loads(response.body)["instance"] == "/%2Fevil.example/x"
+
+
+def test_log_messages_do_not_repeat_the_logger_name(caplog: pytest.LogCaptureFixture) -> None:
+    """Handlers print the logger name themselves ("%(name)s: %(message)s")."""
+
+    def broken_style(error: UpstreamFailure, fmt: object, request: object) -> None:
+        raise RuntimeError("style bug")
+
+    def broken_check() -> bool:
+        raise RuntimeError("check bug")
+
+    def broken_hook(error: UpstreamFailure, exc: BaseException | None) -> None:
+        raise RuntimeError("hook bug")
+
+    with caplog.at_level(logging.INFO, logger="gatewayerrors"):
+        assert (
+            Translator(classifier=_BrokenClassifier()).translate(TimeoutError(), RequestInfo())
+            is None
+        )
+        translator = Translator(style=broken_style, maintenance=broken_check, on_error=broken_hook)
+        assert translator.maintenance_active() is False
+        response = translator.translate(TimeoutError(), RequestInfo())
+        assert response is not None
+        translator.report(response, TimeoutError())
+    messages = [r.getMessage() for r in caplog.records if r.name == "gatewayerrors"]
+    assert len(messages) == 5  # classifier, maintenance check, rendering, the error, the hook
+    assert not [m for m in messages if m.startswith("gatewayerrors")]
