@@ -1,4 +1,4 @@
-"""Odd input from outside (an upstream's header, a request's path) through every adapter.
+"""Odd input from outside (an upstream's header, a path, an Accept) through every adapter.
 
 The same app as test_customization_adapters.py, on the same real servers (uvicorn for ASGI,
 waitress for WSGI, Flask and Django), with this module's own failing upstreams.
@@ -47,3 +47,22 @@ def test_an_unreadable_upstream_retry_after_still_gets_the_503(
     problem = response.json()
     assert (problem["code"], problem["upstream_status"]) == ("upstream_overloaded", 503)
     assert response.headers["retry-after"] == "30"  # unreadable: the default, as documented
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("text/*", "text/plain; charset=utf-8"),
+        ("text/*;q=0.9, application/json;q=0.5", "text/plain; charset=utf-8"),
+        ("text/*, text/html", "text/html; charset=utf-8"),
+        ("*/*", "application/problem+json"),
+    ],
+)
+def test_a_text_only_client_gets_text(
+    adapter: Adapter, client: httpx.Client, accept: str, content_type: str
+) -> None:
+    with adapter.configure():
+        response = fetch(client, adapter, "/fault/refused", accept)
+
+    assert response.status_code == 502
+    assert response.headers["content-type"] == content_type
