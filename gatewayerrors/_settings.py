@@ -10,6 +10,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._catalog import catalog
+from ._render import uri_reference
 
 if TYPE_CHECKING:
     from ._classify import Classifier
@@ -45,7 +46,9 @@ class Settings:
     classifier: Classifier | None = None
     """A :class:`Classifier` of your own; None uses ``gatewayerrors.default_classifier``."""
     type_base: str = "urn:gatewayerrors:"
-    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs).
+
+    A URI reference; characters a URI cannot hold (non-ASCII, spaces) are percent-encoded."""
     format_param: str | None = None
     """Query parameter that picks the format (``?format=xml``); off when None."""
     path_suffix: bool = False
@@ -107,6 +110,15 @@ class Settings:
             raise TypeError(
                 f"maintenance must be True, False or a callable, not {self.maintenance!r}"
             )
+        if not isinstance(self.type_base, str):
+            raise TypeError(f"type_base must be a string (a URI reference), not {self.type_base!r}")
+        # RFC 9457 §3.1.1: ``type`` is a URI reference; non-ASCII is percent-encoded here, once.
+        try:
+            type_base = uri_reference(self.type_base)
+            uri_reference(type_base + "upstream_error")  # with a code appended, still one
+            object.__setattr__(self, "type_base", type_base)
+        except ValueError as exc:
+            raise ValueError(f"type_base: {exc}") from None
         if not _HEADER_NAME.fullmatch(self.request_id_header):
             raise ValueError(
                 f"request_id_header is not a valid header name: {self.request_id_header!r}"

@@ -6,12 +6,15 @@ waitress for WSGI, Flask and Django), with this module's own failing upstreams.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
 import pytest
 import test_customization_adapters as shared
+from rfc3986_validator import validate_rfc3986
 from test_customization_adapters import Adapter, fetch
+from test_pages import parse_page, problem_script
 
 # The four-adapter fixtures are shared with test_customization_adapters.py: pytest finds
 # fixtures by their name in the module, so binding them here makes them available.
@@ -66,3 +69,18 @@ def test_a_text_only_client_gets_text(
 
     assert response.status_code == 502
     assert response.headers["content-type"] == content_type
+
+
+def test_a_non_ascii_type_base_goes_out_percent_encoded(
+    adapter: Adapter, client: httpx.Client
+) -> None:
+    with adapter.configure(type_base="https://docs.shop.example/fehler/übersicht/"):
+        as_json = fetch(client, adapter, "/fault/refused").json()
+        as_xml = fetch(client, adapter, "/fault/refused", "application/xml")
+        as_html = fetch(client, adapter, "/fault/refused", "text/html")
+
+    sent = "https://docs.shop.example/fehler/%C3%BCbersicht/connection_refused"
+    assert validate_rfc3986(sent, rule="URI_reference")
+    assert as_json["type"] == sent
+    assert ET.fromstring(as_xml.content).findtext("{urn:ietf:rfc:7807}type") == sent
+    assert problem_script(parse_page(as_html.content))["type"] == sent
