@@ -45,6 +45,9 @@ _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
 _DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "scheme://user:password@" and the values of "?name=value&..." in debug text.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
+_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
 
 
 class RequestInfo(NamedTuple):
@@ -106,6 +109,9 @@ def _debug_text(exc: BaseException) -> str:
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
     text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    # Client messages quote the URL they called: its password and API keys must not reach a
+    # body or Proxy-Status (which proxies and CDNs log), even in debug.
+    text = _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
     return text.encode("utf-8", "replace").decode("utf-8")
 
 

@@ -31,9 +31,21 @@ pytestmark = pytest.mark.server
 ODD_RETRY_AFTER = {"superscript": "²", "mixed": "12³", "fraction": "½"}
 
 
+SECRETS = ("s3cret", "k3y-123", "t0ken")
+
+
+def with_credentials(url: str) -> str:
+    """``url`` with a password in its userinfo and API keys in its query."""
+    url = url.replace("http://", "http://admin:s3cret@", 1)
+    return url + ("&" if "?" in url else "?") + "api_key=k3y-123&token=t0ken"
+
+
 @pytest.fixture(scope="module")
 def urls(upstreams: Any) -> dict[str, str]:
     found = {"refused": upstreams.refused_url}
+    # Credentials in the URL and the query, as a view gets them from its configuration.
+    found["credentials_refused"] = with_credentials(upstreams.refused_url + "orders")
+    found["credentials_503"] = with_credentials(upstreams.status_url(502))
     for name, value in ODD_RETRY_AFTER.items():
         found[name] = upstreams.status_url(503, retry_after=value)
     return found
@@ -84,3 +96,32 @@ def test_a_non_ascii_type_base_goes_out_percent_encoded(
     assert as_json["type"] == sent
     assert ET.fromstring(as_xml.content).findtext("{urn:ietf:rfc:7807}type") == sent
     assert problem_script(parse_page(as_html.content))["type"] == sent
+
+
+FORMATS = {
+    "application/json": "application/problem+json",
+    "application/xml": "application/problem+xml",
+    "text/html": "text/html; charset=utf-8",
+    "text/plain": "text/plain; charset=utf-8",
+}
+
+
+@pytest.mark.parametrize("fault", ["credentials_refused", "credentials_503"])
+def test_debug_text_never_carries_credentials(
+    adapter: Adapter, client: httpx.Client, fault: str
+) -> None:
+    with adapter.configure(debug=True):
+        responses = {
+            accept: fetch(client, adapter, f"/fault/{fault}", accept) for accept in FORMATS
+        }
+
+    for accept, response in responses.items():
+        assert response.status_code == 502
+        assert response.headers["content-type"] == FORMATS[accept]
+        proxy_status = response.headers["proxy-status"]
+        assert "details=" in proxy_status  # debug on: the exception is there...
+        for secret in SECRETS:  # ...without the password and the keys
+            assert secret not in response.text
+            assert secret not in proxy_status
+        assert "api_key=***" in response.text
+        assert "api_key=***" in proxy_status
