@@ -13,6 +13,7 @@ import html
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import unquote
 
 import orjson
 
@@ -223,7 +224,8 @@ def page_context(
         method=request.method,
         upstream=error.upstream,
         upstream_status=error.received_status,
-        instance=error.instance,
+        # For people: the path decoded (the error holds the URI reference the bodies send).
+        instance=None if error.instance is None else unquote(error.instance, errors="replace"),
         debug=error.debug,
         problem_json=problem,
         problem_script=f'<script type="application/problem+json">{problem}</script>',

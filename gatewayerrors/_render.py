@@ -11,13 +11,14 @@ import ipaddress
 import re
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import orjson
 
 from ._error import UpstreamFailure
 
 __all__ = [
+    "instance_path",
     "problem_members",
     "reason_phrase",
     "render_problem_json",
@@ -54,6 +55,26 @@ def uri_path(path: str) -> str:
     if _URI_PATH.fullmatch(path):
         return path
     return _NOT_URI_PATH.sub(_percent_encode, path)
+
+
+def instance_path(path: str, raw_path: str | None = None) -> str:
+    """The request path as the URI reference RFC 9457 ``instance`` is: the same path in, the
+    same ``instance`` out, whatever the server.
+
+    ``path`` is the decoded path a server hands over; ``raw_path`` the path as the client sent
+    it (ASGI ``raw_path``, WSGI ``REQUEST_URI``), when the server gives it. The raw form is
+    the exact one: decoding loses the difference between ``%2F`` and ``/``, ``%25`` and ``%``,
+    and an invalid UTF-8 byte. It is trusted only when it decodes to ``path`` (a server or a
+    proxy fix may have changed the path since, e.g. by adding a prefix); otherwise ``path`` is
+    encoded, every ``%`` of it included.
+    """
+    if raw_path is not None:
+        decoded = unquote(raw_path, errors="replace")  # as ASGI servers decode it
+        if decoded == path:
+            return uri_path(raw_path)
+        if decoded and path.endswith(decoded):  # a root_path / SCRIPT_NAME prefix
+            return uri_path(path[: -len(decoded)].replace("%", "%25")) + uri_path(raw_path)
+    return uri_path(path.replace("%", "%25"))
 
 
 # RFC 3986 §2: unreserved, reserved and "%"; anything else in a URI reference is escaped.

@@ -22,7 +22,13 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
+from ._render import (
+    instance_path,
+    reason_phrase,
+    render_problem_json,
+    render_problem_xml,
+    render_text,
+)
 from ._settings import Settings
 from ._styles import build_style
 
@@ -61,6 +67,9 @@ class RequestInfo(NamedTuple):
     """The incoming request-id header's value, if any (validated before use)."""
     native: Any = None
     """The framework's own request object (scope, environ, request), for user callables."""
+    raw_path: str | None = None
+    """The path as the client sent it (percent-encoded, no query), when the server gives it
+    (ASGI ``raw_path``, WSGI ``REQUEST_URI``): what makes ``instance`` exact."""
 
 
 class ErrorResponse(NamedTuple):
@@ -203,9 +212,7 @@ class Translator:
         detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
         upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
-        instance = request.path or None
-        if instance is not None and not instance.isascii():
-            instance = _safe_text(instance)
+        instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,

@@ -17,12 +17,12 @@ it: use :mod:`gatewayerrors.flask` or :mod:`gatewayerrors.django` there.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ._render import reason_phrase
 from ._settings import Settings
@@ -50,12 +50,7 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
         native = environ
     try:
         get = environ.get
-        path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
-        if not path.isascii():
-            # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
-            # A server that decoded UTF-8 itself already gave the right text.
-            with contextlib.suppress(UnicodeEncodeError):
-                path = path.encode("latin-1").decode("utf-8", "replace")
+        path, raw_path = request_path(environ)
         accept = get("HTTP_ACCEPT")
         request_id = get(request_id_key)
         return RequestInfo(
@@ -65,9 +60,47 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             native,
+            raw_path,
         )
     except Exception:  # not even a mapping
         return RequestInfo(native=native)
+
+
+# RFC 3986 pchar and "/" without "%": what quote() may leave as it is in a path.
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def request_path(environ: WSGIEnvironment) -> tuple[str, str | None]:
+    """The decoded path and the path as sent (for ``instance``) of a WSGI request.
+
+    The decoded path is ``SCRIPT_NAME + PATH_INFO`` re-decoded as UTF-8 (PEP 3333 hands it
+    over as latin-1; clients send UTF-8, and ASGI decodes it so). The path as sent is
+    ``REQUEST_URI`` or ``RAW_URI`` without its query (waitress, gunicorn, uWSGI, Werkzeug set
+    one), else the PEP 3333 bytes percent-encoded again: exact for every byte, ``%`` included.
+    """
+    get = environ.get
+    path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
+    try:
+        path_bytes = path.encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded UTF-8 itself already gave the text
+        path_bytes = None
+    raw_path = sent_path(environ)
+    if raw_path is None and path_bytes is not None:
+        raw_path = quote(path_bytes, safe=_PATH_SAFE)
+    if path_bytes is not None and not path.isascii():
+        path = path_bytes.decode("utf-8", "replace")
+    return path, raw_path
+
+
+def sent_path(environ: WSGIEnvironment) -> str | None:
+    """The path of ``REQUEST_URI`` or ``RAW_URI`` (no query), when the server sets one."""
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(uri, str) or not uri:
+        return None
+    uri = uri.partition("?")[0].partition("#")[0]
+    if not uri.startswith("/") and "://" in uri:  # absolute-form (a proxy request)
+        uri = "/" + uri.partition("://")[2].partition("/")[2]
+    return uri
 
 
 def _text(value: object) -> str:

@@ -6,8 +6,11 @@ waitress for WSGI, Flask and Django), with this module's own failing upstreams.
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
@@ -15,6 +18,9 @@ import test_customization_adapters as shared
 from rfc3986_validator import validate_rfc3986
 from test_customization_adapters import Adapter, fetch
 from test_pages import parse_page, problem_script
+from wsgi_servers import serve_asgi
+
+from gatewayerrors import GatewayErrorsWSGIMiddleware
 
 # The four-adapter fixtures are shared with test_customization_adapters.py: pytest finds
 # fixtures by their name in the module, so binding them here makes them available.
@@ -125,3 +131,84 @@ def test_debug_text_never_carries_credentials(
             assert secret not in proxy_status
         assert "api_key=***" in response.text
         assert "api_key=***" in proxy_status
+
+
+# (path sent, instance expected): what the client sent, percent-escapes and all.
+HOSTILE_PATHS = [
+    ("/fault/refused/%25XX", "/fault/refused/%25XX"),  # a literal "%" followed by "XX"
+    ("/fault/refused/%25", "/fault/refused/%25"),
+    ("/fault/refused/%FF", "/fault/refused/%FF"),  # not UTF-8
+    ("/fault/refused/a%2Fb", "/fault/refused/a%2Fb"),  # a "/" inside a segment
+    ("/fault/refused/a%20b", "/fault/refused/a%20b"),
+    ("/fault/refused/caf%C3%A9", "/fault/refused/caf%C3%A9"),
+    ("/fault/refused/%E2%9C%93/%F0%9F%99%82", "/fault/refused/%E2%9C%93/%F0%9F%99%82"),
+    ("/fault/refused/%3Cscript%3E%22", "/fault/refused/%3Cscript%3E%22"),
+    ("/fault/refused/~u!$&'()*+,;=:@", "/fault/refused/~u!$&'()*+,;=:@"),
+]
+
+
+@pytest.mark.parametrize(("path", "instance"), HOSTILE_PATHS)
+def test_the_same_path_gives_the_same_instance_on_every_adapter(
+    adapter: Adapter, client: httpx.Client, path: str, instance: str
+) -> None:
+    with adapter.configure():
+        response = fetch(client, adapter, path + "?q=1")
+        as_xml = fetch(client, adapter, path, "application/xml")
+
+    assert response.status_code == 502
+    assert response.json()["instance"] == instance
+    assert ET.fromstring(as_xml.content).findtext("{urn:ietf:rfc:7807}instance") == instance
+    assert validate_rfc3986(instance, rule="URI_reference")
+
+
+@pytest.fixture(scope="module")
+def wsgiref_url(urls: dict[str, str]) -> Iterator[str]:
+    """The WSGI adapter under the stdlib's wsgiref, which sets no REQUEST_URI."""
+    app = GatewayErrorsWSGIMiddleware(shared.wsgi_app(urls), service="shop")
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("path", "instance"),
+    # Only the raw path tells "%2F" from "/": PEP 3333 decodes both to "/".
+    [(path, instance) for path, instance in HOSTILE_PATHS if "%2F" not in path],
+)
+def test_a_server_without_request_uri_gives_the_same_instance(
+    wsgiref_url: str, client: httpx.Client, path: str, instance: str
+) -> None:
+    response = client.get(wsgiref_url + path)
+
+    assert response.status_code == 502
+    assert response.json()["instance"] == instance
+
+
+@pytest.fixture(scope="module")
+def django_asgi_url(urls: dict[str, str], django_adapter: Adapter) -> Iterator[str]:
+    """Django's ASGI handler under uvicorn, on the URLconf ``django_adapter`` installed."""
+    from django.core.asgi import get_asgi_application
+
+    with serve_asgi(get_asgi_application()) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("path", "instance"), HOSTILE_PATHS)
+def test_django_under_asgi_gives_the_same_instance(
+    django_asgi_url: str, client: httpx.Client, path: str, instance: str
+) -> None:
+    response = client.get(django_asgi_url + path, headers={"Accept": "application/json"})
+
+    assert response.status_code == 502
+    assert response.json()["instance"] == instance
