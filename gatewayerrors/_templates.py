@@ -17,10 +17,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._pages import PageContext
+from ._types import PageContext
 
 __all__ = ["MARKUP_KEYS", "PageTemplate", "TemplateDirectory", "jinja_available"]
 
@@ -159,8 +158,6 @@ class TemplateDirectory:
         )
 
     def _placeholder_loader(self) -> Any:
-        from ._pages import PageContext
-
         known = frozenset(PageContext.__annotations__)
 
         def load(name: str, file: Path) -> PageTemplate:
