@@ -17,18 +17,10 @@ from typing import Any
 import pytest
 from test_pages import REQUEST_ID, parse_page, problem_script
 
-from gatewayerrors import (
-    Format,
-    GatewayError,
-    RequestInfo,
-    ServiceUnavailable,
-    Settings,
-    Translator,
-    UpstreamFailure,
-    catalog,
-)
+from gatewayerrors import GatewayError, ServiceUnavailable, Settings, UpstreamFailure, catalog
 from gatewayerrors._pages import PageContext, page_context
 from gatewayerrors._templates import TemplateDirectory
+from gatewayerrors.core import Format, RequestInfo, Translator
 
 JSON = "application/json"
 XML = "application/xml"

@@ -36,13 +36,12 @@ from test_pages import Node, parse_page, problem_script
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import (
-    Format,
     GatewayErrorsMiddleware,
     GatewayErrorsWSGIMiddleware,
-    RequestInfo,
     UpstreamFailure,
     catalog,
 )
+from gatewayerrors.core import Format, RequestInfo
 from gatewayerrors.flask import GatewayErrors
 
 pytestmark = pytest.mark.server

@@ -23,7 +23,8 @@ from wsgi_servers import (
     upstream_exception,
 )
 
-from gatewayerrors import Classifier, RequestInfo, ServiceUnavailable, Translator
+from gatewayerrors import Classifier, ServiceUnavailable
+from gatewayerrors.core import RequestInfo, Translator
 from gatewayerrors.flask import GatewayErrors
 
 pytestmark = pytest.mark.server
