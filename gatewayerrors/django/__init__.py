@@ -43,10 +43,10 @@ from django.http import (  # type: ignore[import-untyped]
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
 from django.utils.log import log_response  # type: ignore[import-untyped]
 
-from ._error import UpstreamFailure
-from ._pages import page_context
-from ._settings import Settings
-from ._translate import ErrorResponse, RequestInfo, Translator
+from .._error import UpstreamFailure
+from .._pages import page_context
+from .._settings import Settings
+from .._translate import ErrorResponse, RequestInfo, Translator
 
 __all__ = [
     "SETTINGS_NAME",
