@@ -332,7 +332,9 @@ def test_settings_from_config_and_keyword_arguments(upstreams: Any) -> None:
 
     typo = Flask("typo")
     typo.config["GATEWAYERRORS_SERVCE"] = "x"
-    with pytest.raises(TypeError, match=r"GATEWAYERRORS_SERVCE \(did you mean GATEWAYERRORS_SERVICE\?\)"):
+    with pytest.raises(
+        TypeError, match=r"GATEWAYERRORS_SERVCE \(did you mean GATEWAYERRORS_SERVICE\?\)"
+    ):
         GatewayErrors(typo)
 
 
