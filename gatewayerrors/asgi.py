@@ -99,9 +99,7 @@ class GatewayErrorsMiddleware:
             # Starlette's ServerErrorMiddleware sits inside the app and would answer 500 (and
             # re-raise) before a wrapper outside could answer: put the middleware inside the
             # app instead, where install() puts it, and pass everything through out here.
-            from .starlette import install
-
-            install(app, translator=self.translator)  # type: ignore[arg-type]
+            install_inside(app, self.translator)
         self._maintenance = self.translator.maintenance_check
         self._request_id_name = self.translator.settings.request_id_header.lower()
         self._request_id_header = self._request_id_name.encode("latin-1")
@@ -234,6 +232,17 @@ class GatewayErrorsMiddleware:
         finally:
             await translator.areport(response, exc)
         return True
+
+
+def install_inside(app: Any, translator: Translator) -> None:
+    """Add the middleware to a Starlette app's own stack, innermost of its user middleware
+    (what :func:`gatewayerrors.starlette.install` does)."""
+    from starlette.middleware import Middleware  # only ever called for a Starlette app
+
+    if app.middleware_stack is not None:
+        raise RuntimeError("install() must be called before the application starts serving")
+    # user_middleware runs outermost first; Starlette's add_middleware inserts at the front.
+    app.user_middleware.append(Middleware(GatewayErrorsMiddleware, translator=translator))
 
 
 def _is_starlette_app(app: object) -> bool:

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.middleware import Middleware
-
 from ._settings import Settings, SettingsOptions
 from ._translate import Translator
-from .asgi import GatewayErrorsMiddleware
+from .asgi import install_inside
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -52,8 +50,5 @@ def install(
     option) at once for invalid settings.
     """
     translator = Translator.for_adapter(settings, translator, options)
-    if app.middleware_stack is not None:
-        raise RuntimeError("install() must be called before the application starts serving")
-    # user_middleware runs outermost first; Starlette's add_middleware inserts at the front.
-    app.user_middleware.append(Middleware(GatewayErrorsMiddleware, translator=translator))
+    install_inside(app, translator)
     return translator
