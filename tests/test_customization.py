@@ -436,6 +436,23 @@ def test_jinja_only_syntax_without_jinja2_falls_back(
     assert page.find("h1").text() == catalog["connection_refused"].title
 
 
+def test_a_template_that_needs_jinja2_is_reported_once_not_per_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    folder = write_templates(tmp_path / "t", {"error.html": JINJA_503})
+    with caplog.at_level(logging.DEBUG, logger="gatewayerrors"):
+        translator = Translator(templates=folder)
+        startup = [r for r in caplog.records if r.name == "gatewayerrors"]
+        caplog.clear()
+        bodies = {refused(translator, HTML).body.count(b"<h1>") for _ in range(20)}
+    assert len(startup) == 1
+    assert startup[0].levelno == logging.ERROR
+    assert startup[0].exc_info is None
+    assert bodies == {1}  # the built-in page each time
+    assert [r for r in caplog.records if r.name == "gatewayerrors"] == []
+
+
 @pytest.mark.parametrize(
     "source",
     [
