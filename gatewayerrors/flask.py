@@ -26,6 +26,10 @@ Detail (the exception's type and message) follows ``app.debug`` unless ``debug``
 
 from __future__ import annotations
 
+from ._optional import require
+
+require("flask", extra="flask", needed_by="gatewayerrors.flask", project="Flask")
+
 import dataclasses
 import os
 from collections.abc import Callable, Iterable

@@ -23,6 +23,10 @@ only checked at the first request.
 
 from __future__ import annotations
 
+from ._optional import require
+
+require("starlette", extra="starlette", needed_by="gatewayerrors.starlette", project="Starlette")
+
 from typing import TYPE_CHECKING
 
 from ._settings import Settings, SettingsOptions

@@ -238,3 +238,26 @@ def test_a_misspelt_option_fails_mypy_through_the_top_level_import(tmp_path: Pat
     assert result.returncode == 1, result.stdout
     assert all('"servce"' in line for line in errors), errors
     assert [line.split(":")[1] for line in errors] == ["8", "9", "10"], errors
+
+
+@pytest.mark.parametrize(
+    ("module", "framework", "project"),
+    [
+        ("gatewayerrors.flask", "flask", "Flask"),
+        ("gatewayerrors.starlette", "starlette", "Starlette"),
+        ("gatewayerrors.django", "django", "Django"),
+    ],
+)
+def test_a_missing_framework_names_the_extra_to_install(
+    module: str, framework: str, project: str
+) -> None:
+    program = f"import sys; sys.modules[{framework!r}] = None; import {module}"
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"ModuleNotFoundError: {module} needs {project}, which is not installed: "
+        f"pip install 'gatewayerrors[{framework}]'"
+    )

@@ -20,6 +20,10 @@ unknown ones through to this middleware. To answer inside DRF (a custom catch-al
 
 from __future__ import annotations
 
+from .._optional import require
+
+require("django", extra="django", needed_by="gatewayerrors.django", project="Django")
+
 import contextlib
 import dataclasses
 import os
