@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from test_pages import REQUEST_ID, parse_page, problem_script
 
-from gatewayerrors import GatewayError, ServiceUnavailable, Settings, UpstreamFailure, catalog
+from gatewayerrors import (
+    DEFAULT_MAINTENANCE_EXEMPT,
+    GatewayError,
+    ServiceUnavailable,
+    Settings,
+    UpstreamFailure,
+    catalog,
+)
 from gatewayerrors._pages import PageContext, page_context
 from gatewayerrors._templates import TemplateDirectory
 from gatewayerrors.core import Format, RequestInfo, Translator
@@ -245,6 +252,16 @@ def test_maintenance_exempt_prefixes() -> None:
     assert translator.maintenance_response(request(path="/admin/users")) is None
     assert translator.maintenance_response(request(path="/status/x")) is not None
     assert translator.maintenance_response(request(path="/admin")) is not None
+
+
+def test_maintenance_exempt_extra_adds_to_the_health_check_defaults() -> None:
+    translator = Translator(maintenance=True, maintenance_exempt_extra=("/admin/",))
+    for path in ("/health", "/healthz", "/livez", "/readyz", "/admin/users"):
+        assert translator.maintenance_response(request(path=path)) is None, path
+    assert translator.maintenance_response(request(path="/orders")) is not None
+    assert translator.settings.exempt_paths == (*DEFAULT_MAINTENANCE_EXEMPT, "/admin/")
+    with pytest.raises(ValueError, match="maintenance_exempt_extra"):
+        Translator(maintenance_exempt_extra="/admin/")  # type: ignore[arg-type]
 
 
 def test_maintenance_callable_is_checked_per_request() -> None:
