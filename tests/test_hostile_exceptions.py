@@ -19,8 +19,8 @@ import pytest
 import requests
 from wsgi_servers import serve_wsgi
 
-from gatewayerrors import GatewayErrorsWSGIMiddleware, default_classifier
-from gatewayerrors._classify import Classifier
+from gatewayerrors import GatewayErrorsWSGIMiddleware
+from gatewayerrors.core import Classifier, default_classifier
 
 pytestmark = pytest.mark.server
 

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rfc3986_validator import validate_rfc3986
 
-from gatewayerrors import RequestInfo, Settings, Translator, catalog
+from gatewayerrors import Settings, catalog
+from gatewayerrors.core import RequestInfo, Translator
 
 
 def test_production_defaults() -> None:
