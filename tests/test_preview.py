@@ -15,7 +15,7 @@ from test_pages import parse_page, problem_script
 
 import gatewayerrors
 from gatewayerrors import catalog
-from gatewayerrors._preview import main
+from gatewayerrors._tools.preview import main
 
 FORMATS = ("html", "json", "xml", "txt", "post.html")
 

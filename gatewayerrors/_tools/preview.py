@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._catalog import catalog
-from ._error import Evidence
-from ._negotiate import Format
-from ._settings import Settings
-from ._translate import ErrorResponse, RequestInfo, Translator
+from .._catalog import catalog
+from .._error import Evidence
+from .._negotiate import Format
+from .._settings import Settings
+from .._translate import ErrorResponse, RequestInfo, Translator
 
 __all__ = ["main", "write_preview"]
 

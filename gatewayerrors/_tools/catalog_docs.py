@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._catalog import ErrorKind, catalog
+from .._catalog import ErrorKind, catalog
 
 _HEADER = """\
 # Error catalog

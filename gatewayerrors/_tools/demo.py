@@ -54,8 +54,8 @@ def build_app(urls: dict[str, str]) -> Any:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from . import ServiceUnavailable
-    from .asgi import GatewayErrorsMiddleware
+    from .. import ServiceUnavailable
+    from ..asgi import GatewayErrorsMiddleware
 
     timeout = httpx.Timeout(2.0, read=1.0)
 
@@ -151,7 +151,7 @@ def _listen(port: int) -> socket.socket:
 async def _serve(sock: socket.socket) -> None:
     import uvicorn
 
-    from ._demo_upstreams import FaultServers
+    from .._demo_upstreams import FaultServers
 
     async with FaultServers() as upstreams:
         config = uvicorn.Config(
