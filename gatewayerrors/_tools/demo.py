@@ -1,8 +1,8 @@
 """``python -m gatewayerrors demo``: a Starlette service whose upstreams really fail.
 
 Starts the service on 127.0.0.1 (``--port``, default 8000) next to local failing upstreams
-(see ``_demo_upstreams``), prints ``curl`` lines that show every translated error as JSON, XML
-and HTML, and runs until Ctrl-C or SIGTERM. Needs the ``demo`` extra
+(the servers of :mod:`gatewayerrors.testing`), prints ``curl`` lines that show every translated
+error as JSON, XML and HTML, and runs until Ctrl-C or SIGTERM. Needs the ``demo`` extra
 (``pip install 'gatewayerrors[demo]'``: starlette, uvicorn, httpx, trustme).
 """
 
@@ -12,12 +12,15 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import logging
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
+
+from ..testing import FaultyUpstreams
 
 __all__ = ["main"]
 
@@ -148,14 +151,28 @@ def _listen(port: int) -> socket.socket:
     return sock
 
 
+def _upstream_urls(upstreams: FaultyUpstreams, tls: bool) -> dict[str, str]:
+    """The demo's upstream names (see ``_ENDPOINTS``) and the fault server behind each."""
+    urls = {
+        "refused": upstreams.refused_url,
+        "hang": upstreams.hang_url,
+        "reset": upstreams.reset_url,
+        "dns": upstreams.dns_url,
+        "overloaded": upstreams.status_url(503, "120", b"overloaded\n"),
+    }
+    if tls:
+        urls["tls"] = upstreams.tls_url
+    return urls
+
+
 async def _serve(sock: socket.socket) -> None:
     import uvicorn
 
-    from .._demo_upstreams import FaultServers
-
-    async with FaultServers() as upstreams:
+    tls = importlib.util.find_spec("trustme") is not None
+    with FaultyUpstreams(tls=tls) as upstreams:
+        urls = _upstream_urls(upstreams, tls)
         config = uvicorn.Config(
-            build_app(upstreams.urls),
+            build_app(urls),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=2,
@@ -167,7 +184,7 @@ async def _serve(sock: socket.socket) -> None:
             await asyncio.sleep(0.02)
         if server.started:
             port = sock.getsockname()[1]
-            print(_banner(f"http://127.0.0.1:{port}", upstreams.urls), flush=True)
+            print(_banner(f"http://127.0.0.1:{port}", urls), flush=True)
         await serving
 
 
