@@ -1,4 +1,8 @@
-"""``python -m gatewayerrors``: the command line, in :mod:`gatewayerrors._tools.cli`."""
+"""``python -m gatewayerrors``: the command line, in :mod:`gatewayerrors._tools.cli`.
+
+The ``gatewayerrors`` console script calls :func:`main` too; only the program name in usage
+lines differs.
+"""
 
 from __future__ import annotations
 
@@ -7,4 +11,4 @@ from ._tools.cli import main
 __all__ = ["main"]
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(prog="python -m gatewayerrors"))

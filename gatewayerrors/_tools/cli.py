@@ -1,34 +1,57 @@
-"""``python -m gatewayerrors``: ``demo``, ``preview`` and ``catalog`` commands."""
+"""The command line: ``gatewayerrors`` (the console script) or ``python -m gatewayerrors``.
+
+Each command is a module of this package with ``SUMMARY``, ``DESCRIPTION``,
+``add_arguments(parser)`` and ``run(args) -> int``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
+__all__ = ["main"]
+
 _COMMANDS = {
-    "demo": ("gatewayerrors._tools.demo", "start a demo service with real failing upstreams"),
-    "preview": ("gatewayerrors._tools.preview", "write every error page and format to a folder"),
-    "catalog": ("gatewayerrors._tools.catalog_docs", "print the error catalog as a Markdown table"),
+    "demo": "gatewayerrors._tools.demo",
+    "preview": "gatewayerrors._tools.preview",
+    "catalog": "gatewayerrors._tools.catalog_docs",
 }
+_DESCRIPTION = (
+    "Tools for gatewayerrors: a demo service whose upstreams really fail, a preview of every "
+    "error page and format, and the error catalog."
+)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; each command module has ``main(argv) -> int``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m gatewayerrors", description=__doc__)
-    parser.add_argument("command", choices=sorted(_COMMANDS), help="what to run")
-    for name, (_, text) in sorted(_COMMANDS.items()):
-        parser.epilog = (parser.epilog or "") + f"{name}: {text}. "
-    if not args or args[0] in ("-h", "--help"):
-        parser.print_help()
-        return 0 if args else 2
-    command = parser.parse_args(args[:1]).command
-    module = importlib.import_module(_COMMANDS[command][0])
-    result: int = module.main(args[1:])
-    return result
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """The parser of the whole command line, with one subcommand per tool."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=_DESCRIPTION,
+        epilog=f"Run '{prog} COMMAND --help' for the options of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, module_name in _COMMANDS.items():
+        tool = importlib.import_module(module_name)
+        command = commands.add_parser(name, help=tool.SUMMARY, description=tool.DESCRIPTION)
+        tool.add_arguments(command)
+        command.set_defaults(run=tool.run)
+    return parser
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def main(argv: Sequence[str] | None = None, prog: str = "gatewayerrors") -> int:
+    """Run one command and return its exit status (2 for a usage error, as argparse does).
+
+    :param argv: the arguments after the program name (default: ``sys.argv[1:]``).
+    :param prog: the program name shown in usage lines: ``gatewayerrors`` for the console
+        script, ``python -m gatewayerrors`` when run as a module.
+    """
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.error(f"missing command: choose one of {', '.join(_COMMANDS)}")
+    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
+    status: int = args.run(args)
+    return status

@@ -17,12 +17,12 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from ..testing import FaultyUpstreams
 
-__all__ = ["main"]
+__all__ = ["DESCRIPTION", "SUMMARY", "add_arguments", "build_app", "run"]
 
 
 class _Endpoint(NamedTuple):
@@ -199,16 +199,26 @@ def _stop_on_signals(server: Any) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo until Ctrl-C or SIGTERM; 0 on a clean stop."""
-    parser = argparse.ArgumentParser(
-        prog="python -m gatewayerrors demo",
-        description="Start a demo service whose upstreams really fail, and show the errors.",
-    )
+SUMMARY = "start a demo service with real failing upstreams"
+DESCRIPTION = (
+    "Start a Starlette service on 127.0.0.1 whose upstreams really fail, print curl lines that "
+    "show each translated error as JSON, XML and HTML, and run until Ctrl-C. "
+    "Needs the demo extra: pip install 'gatewayerrors[demo]'."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` command's options."""
     parser.add_argument(
-        "--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)"
+        "--port",
+        type=int,
+        default=8000,
+        help="port on 127.0.0.1, 0 for any free port (default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo until Ctrl-C or SIGTERM; 0 on a clean stop, 1 if it cannot start."""
     try:
         import httpx  # noqa: F401
         import starlette  # noqa: F401
