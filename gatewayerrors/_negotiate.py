@@ -6,21 +6,12 @@ Never answers "not acceptable": an error always gets the best available format, 
 
 from __future__ import annotations
 
-import enum
-
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from ._types import Format
+
 __all__ = ["Format", "negotiate"]
-
-
-class Format(enum.Enum):
-    """A response format and its media type."""
-
-    JSON = "application/problem+json"
-    XML = "application/problem+xml"
-    HTML = "text/html"
-    TEXT = "text/plain"
 
 
 # Media types each format can honestly serve; the first is the one it is sent as.

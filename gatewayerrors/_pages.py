@@ -12,16 +12,16 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ._error import UpstreamFailure
 from ._render import problem_members, reason_phrase
+from ._types import PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
-    from ._translate import RequestInfo
 
 __all__ = [
     "AUTO_RETRY_MAX",
@@ -34,7 +34,7 @@ __all__ = [
     "script_json",
 ]
 
-HtmlRenderer = Callable[[UpstreamFailure, Any], bytes]
+HtmlRenderer = Callable[[UpstreamFailure, RequestInfo], bytes]
 
 AUTO_RETRY_MIN = 5
 """Never reload sooner than this many seconds, even when Retry-After says 0 (no reload storms)."""
@@ -153,53 +153,6 @@ def script_json(data: bytes) -> str:
     confuse the script element (HTML §4.12.1.3).
     """
     return _script_safe(data).decode("utf-8")
-
-
-class PageContext(TypedDict):
-    """What a page template gets. Text values are escaped when inserted (autoescape).
-
-    ``problem_json``, ``problem_script`` and ``refresh_meta`` are ready-made markup and are
-    inserted as they are.
-    """
-
-    status: int
-    """The HTTP status (502, 503, 504, ...)."""
-    reason: str
-    """Its reason phrase ("Bad Gateway")."""
-    title: str
-    """The code's short title (``overrides`` apply)."""
-    detail: str
-    """What happened, in one plain sentence (``overrides`` apply)."""
-    hint: str
-    """What the person can do (``overrides`` apply)."""
-    code: str
-    """The stable catalog code, e.g. ``connection_refused``."""
-    number: int
-    """The code's stable number, e.g. 20."""
-    request_id: str | None
-    """The request id to quote to support (also in the response header)."""
-    retry_after: int | None
-    """Seconds from ``Retry-After``, when known."""
-    auto_retry: bool
-    """True when the page may reload itself: a GET/HEAD request and a bounded Retry-After."""
-    refresh_seconds: int | None
-    """The reload delay when ``auto_retry``, else None."""
-    method: str
-    """The request method; never resend an unsafe one automatically."""
-    upstream: str | None
-    """The logical name of the failed service, when given (``upstream="payments"``)."""
-    upstream_status: int | None
-    """The status the upstream answered, when it answered."""
-    instance: str | None
-    """The request path (the problem's ``instance``)."""
-    debug: str | None
-    """The exception's type and message, only with ``debug=True``."""
-    problem_json: str
-    """The problem details as JSON, safe inside ``<script type="application/problem+json">``."""
-    problem_script: str
-    """That whole ``<script type="application/problem+json">`` element."""
-    refresh_meta: str
-    """``<noscript><meta http-equiv="refresh" ...></noscript>`` when ``auto_retry``, else ``""``."""
 
 
 def page_context(

@@ -13,7 +13,10 @@ import os
 import re
 from collections.abc import Callable
 from random import getrandbits
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
@@ -22,8 +25,9 @@ from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
-from ._settings import Settings
+from ._settings import Settings, SettingsOptions, resolve_settings
 from ._styles import build_style
+from ._types import ErrorResponse, RequestInfo
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
@@ -44,28 +48,6 @@ _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
 _DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class RequestInfo(NamedTuple):
-    """What the core needs to know about the request being answered."""
-
-    method: str = "GET"
-    path: str = "/"
-    query: str = ""
-    accept: str | None = None
-    request_id: str | None = None
-    """The incoming request-id header's value, if any (validated before use)."""
-    native: Any = None
-    """The framework's own request object (scope, environ, request), for user callables."""
-
-
-class ErrorResponse(NamedTuple):
-    """A complete response: what an adapter sends."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    error: UpstreamFailure
 
 
 class _CodeText(NamedTuple):
@@ -116,11 +98,10 @@ def _safe_text(value: str) -> str:
 class Translator:
     """Turns exceptions into gateway error responses. One per app; safe to share across threads."""
 
-    def __init__(self, settings: Settings | None = None, **options: Any) -> None:
-        if settings is None:
-            settings = Settings(**options)
-        elif options:
-            raise TypeError("pass either settings or keyword options, not both")
+    def __init__(
+        self, settings: Settings | None = None, **options: Unpack[SettingsOptions]
+    ) -> None:
+        settings = resolve_settings(settings, options)
         self.settings = settings
         self.classifier = settings.classifier or default_classifier
         self.logger = logging.getLogger(settings.logger_name)
@@ -135,13 +116,28 @@ class Translator:
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
+        self._exempt_paths = settings.exempt_paths
         self.maintenance_check = self._build_maintenance_check()
+
+    @classmethod
+    def for_adapter(
+        cls,
+        settings: Settings | None = None,
+        translator: Translator | None = None,
+        options: SettingsOptions | None = None,
+    ) -> Translator:
+        """The translator an adapter was given: a shared ``translator``, a ``Settings`` object,
+        or keyword options — one of them (none: the defaults)."""
+        if translator is None:
+            return cls(settings, **(options or {}))
+        if settings is not None or options:
+            raise TypeError("pass a translator, settings or keyword options: only one of them")
+        if not isinstance(translator, Translator):
+            raise TypeError(f"translator must be a gatewayerrors Translator, not {translator!r}")
+        return translator
 
     def _code_text(self, kind: ErrorKind) -> _CodeText:
         override = self.settings.overrides.get(kind.code, {})
-        unknown = set(override) - {"title", "detail", "hint"}
-        if unknown:
-            raise ValueError(f"overrides[{kind.code!r}]: unknown keys {sorted(unknown)}")
         status = None
         if kind.rfc9209:
             status = proxy_status(self.settings.service, kind.code)
@@ -263,6 +259,16 @@ class Translator:
             self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
             return False
 
+    def maintenance_answer(self, describe: Callable[[], RequestInfo]) -> ErrorResponse | None:
+        """The 503 ``maintenance`` answer when maintenance mode is on for this request, else None.
+
+        The one maintenance flow every adapter uses: ``describe()`` builds the request's
+        :class:`RequestInfo`, and is only called when maintenance mode is on right now.
+        """
+        if self.maintenance_check is None or not self.maintenance_active():
+            return None
+        return self.maintenance_response(describe(), active=True)
+
     def maintenance_response(
         self, request: RequestInfo, *, active: bool | None = None
     ) -> ErrorResponse | None:
@@ -279,7 +285,7 @@ class Translator:
         )
 
     def _exempt(self, path: str) -> bool:
-        for exempt in self.settings.maintenance_exempt:
+        for exempt in self._exempt_paths:
             if path == exempt or (exempt.endswith("/") and path.startswith(exempt)):
                 return True
         return False

@@ -26,7 +26,8 @@ import requests
 import requests.adapters
 import urllib3
 
-from gatewayerrors import Classifier, Evidence, catalog
+from gatewayerrors import Classifier, catalog
+from gatewayerrors.core import Evidence
 from gatewayerrors.testing import FaultyUpstreams
 
 # A call that must fail fast (refused, reset, a status) gets a generous timeout so a busy machine

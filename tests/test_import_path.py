@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "gatewayerrors"
 RUNTIME = (
     "gatewayerrors",
+    "gatewayerrors.core",
     "gatewayerrors.asgi",
     "gatewayerrors.wsgi",
     "gatewayerrors.flask",
@@ -82,14 +83,15 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
-RUNTIME_FILES = sorted(
-    path
-    for path in PACKAGE.glob("*.py")
-    if path.name != "__main__.py" and not is_tooling(f"gatewayerrors.{path.stem}")
-)
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@pytest.mark.parametrize("path", RUNTIME_FILES, ids=lambda path: path.name)
+RUNTIME_FILES = sorted(path for path in PACKAGE.rglob("*.py") if not is_tooling(module_name(path)))
+
+
+@pytest.mark.parametrize("path", RUNTIME_FILES, ids=module_name)
 def test_no_runtime_source_mentions_the_tools(path: Path) -> None:
     # Also catches an import inside a function, which the import check above would miss.
     assert sorted(name for name in imported_names(path) if is_tooling(name)) == []
