@@ -119,7 +119,8 @@ class _FaultLoop(threading.Thread):
 
     def stop(self) -> None:
         self._stopping.set()
-        self.join(timeout=5)
+        if self.ident is not None:  # started
+            self.join(timeout=5)
         for conn in list(self._conns):
             self._drop(conn)
         self._held.clear()
@@ -340,7 +341,7 @@ class FaultyUpstreams:
     ``garbage_url``         answers bytes that are not HTTP (:data:`GARBAGE`), then closes
     ``truncated_url``       answers 200 with ``Content-Length: 100`` and 10 bytes of body
     ``connect_timeout_url`` a listener whose accept queue is full: the kernel drops the SYN,
-                            so ``connect()`` times out (Linux and the BSDs)
+                            so ``connect()`` times out (on Linux)
     ``tls_url``             HTTPS with a certificate from a private CA no client trusts
                             (a client trusting :attr:`tls_ca` gets ``200 OK``)
     ``dns_url``             a name under ``.invalid``, which never resolves (RFC 6761 §6.4)
@@ -358,7 +359,6 @@ class FaultyUpstreams:
     dns_url = "http://upstream.invalid/"
 
     def __init__(self, *, tls: bool = True) -> None:
-        self._closed = False
         self._tls_ca: trustme.CA | None = None
         self._tls_url: str | None = None
         server_context = None
@@ -370,42 +370,59 @@ class FaultyUpstreams:
             self._tls_ca = trustme.CA()
             server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self._tls_ca.issue_cert(HOST, "localhost").configure_cert(server_context)
+        # Every socket and thread is registered here as it is made, so that close() (or a
+        # failure halfway through starting) releases exactly what exists, newest first.
+        self._resources = contextlib.ExitStack()
+        try:
+            self._start(server_context)
+        except BaseException:
+            self._resources.close()
+            raise
 
+    def _start(self, server_context: ssl.SSLContext | None) -> None:
         # Bound but not listening: the kernel refuses connections, and no one else can take
         # the port while the servers run.
-        self._refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._refused.bind((HOST, 0))
+        refused = self._resources.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        refused.bind((HOST, 0))
         #: Refused: nothing listens on this bound port.
-        self.refused_url = f"http://{HOST}:{self._refused.getsockname()[1]}/"
+        self.refused_url = f"http://{HOST}:{refused.getsockname()[1]}/"
 
-        self._full, self._fillers = _full_listener()
+        full, fillers = _full_listener()
+        self._resources.enter_context(full)
+        for filler in fillers:
+            self._resources.enter_context(filler)
         #: Connect timeout: the listener's accept queue is full.
-        self.connect_timeout_url = f"http://{HOST}:{self._full.getsockname()[1]}/"
+        self.connect_timeout_url = f"http://{HOST}:{full.getsockname()[1]}/"
 
-        self._faults = _FaultLoop(server_context)
+        faults = _FaultLoop(server_context)
+        self._resources.callback(faults.stop)
         #: Accepts, reads the request, never answers.
-        self.hang_url = f"http://{HOST}:{self._faults.listen('hang')}/"
+        self.hang_url = f"http://{HOST}:{faults.listen('hang')}/"
         #: Reads the request, then resets the connection.
-        self.reset_url = f"http://{HOST}:{self._faults.listen('reset')}/"
+        self.reset_url = f"http://{HOST}:{faults.listen('reset')}/"
         #: Reads the request, then closes without an answer.
-        self.close_url = f"http://{HOST}:{self._faults.listen('close')}/"
+        self.close_url = f"http://{HOST}:{faults.listen('close')}/"
         #: Answers bytes that are not HTTP.
-        self.garbage_url = f"http://{HOST}:{self._faults.listen('garbage')}/"
+        self.garbage_url = f"http://{HOST}:{faults.listen('garbage')}/"
         #: Answers a body shorter than its Content-Length.
-        self.truncated_url = f"http://{HOST}:{self._faults.listen('truncated')}/"
+        self.truncated_url = f"http://{HOST}:{faults.listen('truncated')}/"
         if server_context is not None:
-            self._tls_url = f"https://{HOST}:{self._faults.listen('tls')}/"
-        self._faults.start()
+            self._tls_url = f"https://{HOST}:{faults.listen('tls')}/"
+        faults.start()
 
-        self._status = _StatusServer()
-        self._status_base = f"http://{HOST}:{self._status.server_address[1]}"
-        self._status_thread = threading.Thread(
-            target=self._status.serve_forever,
+        status = _StatusServer()
+        self._resources.callback(status.server_close)
+        self._status_base = f"http://{HOST}:{status.server_address[1]}"
+        thread = threading.Thread(
+            target=status.serve_forever,
             kwargs={"poll_interval": 0.05},
             name="upstreams-status",
             daemon=True,
         )
-        self._status_thread.start()
+        thread.start()
+        # shutdown() waits for serve_forever to return: only ever called once it runs.
+        self._resources.callback(thread.join, timeout=5)
+        self._resources.callback(status.stop)
 
     @property
     def tls_url(self) -> str:
@@ -447,16 +464,7 @@ class FaultyUpstreams:
 
     def close(self) -> None:
         """Stop every server, join their threads and close every socket (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._status.stop()
-        self._status_thread.join(timeout=5)
-        self._faults.stop()
-        self._refused.close()
-        for sock in self._fillers:
-            sock.close()
-        self._full.close()
+        self._resources.close()
 
     def __enter__(self) -> FaultyUpstreams:
         return self
