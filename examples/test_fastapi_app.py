@@ -5,8 +5,8 @@
 
 The fixtures come from examples/conftest.py (``pytest_plugins = ["gatewayerrors.testing"]``).
 Each test points the app's upstream at a server on 127.0.0.1 that really fails, then checks
-what the app's own clients get. The app is the one in fastapi_app.py, unchanged: its upstream
-URL and timeout are module settings, which the tests swap with ``monkeypatch``.
+what the app's own clients get. The app is fastapi_app.py as it is: its upstream URL and
+timeout are module settings, which the tests swap with ``monkeypatch``.
 """
 
 from __future__ import annotations
