@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from asgi_servers import serve
-from upstreams import Upstreams
+
+from gatewayerrors.testing import FaultyUpstreams
 
 pytestmark = pytest.mark.server
 
@@ -39,7 +40,7 @@ def readme_app(upstream: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def servers(upstreams: Upstreams) -> Iterator[dict[str, str]]:
+def servers(upstreams: FaultyUpstreams) -> Iterator[dict[str, str]]:
     # The view appends the order id to the upstream URL; a query parameter takes it here.
     targets = {
         "503": upstreams.status_url(503, retry_after="7") + "&order=",

@@ -20,7 +20,6 @@ import httpx
 import orjson
 import pytest
 import requests
-from upstreams import Upstreams
 
 from gatewayerrors import (
     Classifier,
@@ -37,6 +36,7 @@ from gatewayerrors.core import (
     Translator,
     websocket_close_code,
 )
+from gatewayerrors.testing import FaultyUpstreams
 
 ACCEPTS = {
     "json": "application/problem+json",
@@ -77,7 +77,7 @@ def exposed_text(response: ErrorResponse) -> str:
     return values + "\n" + response.body.decode("utf-8")
 
 
-def real_failures(upstreams: Upstreams) -> dict[str, BaseException]:
+def real_failures(upstreams: FaultyUpstreams) -> dict[str, BaseException]:
     """Real exceptions whose messages carry hosts, ports, URLs, credentials and paths."""
     refused = urlsplit(upstreams.refused_url)
     secret_url = (
@@ -109,11 +109,11 @@ def real_failures(upstreams: Upstreams) -> dict[str, BaseException]:
 
 
 @pytest.fixture(scope="module")
-def failures(upstreams: Upstreams) -> dict[str, BaseException]:
+def failures(upstreams: FaultyUpstreams) -> dict[str, BaseException]:
     return real_failures(upstreams)
 
 
-def leaks(upstreams: Upstreams) -> list[str]:
+def leaks(upstreams: FaultyUpstreams) -> list[str]:
     refused = urlsplit(upstreams.refused_url)
     tls = urlsplit(upstreams.tls_url)
     return [
@@ -140,7 +140,7 @@ def leaks(upstreams: Upstreams) -> list[str]:
 
 
 def test_real_failures_carry_the_secrets_we_test_for(
-    failures: dict[str, BaseException], upstreams: Upstreams
+    failures: dict[str, BaseException], upstreams: FaultyUpstreams
 ) -> None:
     # Guard: the leak test below means something only if the messages do contain them.
     messages = "\n".join(f"{type(exc).__name__}: {exc}" for exc in failures.values())
@@ -171,7 +171,7 @@ def test_real_failures_carry_the_secrets_we_test_for(
     ],
 )
 def test_production_responses_leak_nothing(
-    name: str, failures: dict[str, BaseException], upstreams: Upstreams
+    name: str, failures: dict[str, BaseException], upstreams: FaultyUpstreams
 ) -> None:
     exc = failures[name]
     for response in all_responses(Translator(), exc):
@@ -258,7 +258,7 @@ def test_non_upstream_exceptions_are_not_mine(make: Callable[[], BaseException])
     assert Translator().translate(exc, RequestInfo()) is None
 
 
-def test_upstream_4xx_is_not_mine(upstreams: Upstreams) -> None:
+def test_upstream_4xx_is_not_mine(upstreams: FaultyUpstreams) -> None:
     exc = capture(lambda: requests.get(upstreams.status_url(404), timeout=5).raise_for_status())
     assert isinstance(exc, requests.HTTPError)
     assert Translator().translate(exc, RequestInfo()) is None
@@ -698,7 +698,7 @@ def test_log_messages_do_not_repeat_the_logger_name(caplog: pytest.LogCaptureFix
     assert not [m for m in messages if m.startswith("gatewayerrors")]
 
 
-def _credential_failures(upstreams: Upstreams) -> list[BaseException]:
+def _credential_failures(upstreams: FaultyUpstreams) -> list[BaseException]:
     """Real client exceptions whose messages quote a URL with a password and API keys."""
     query = "api_key=k3y-123&token=t0ken"
     status = upstreams.status_url(503).replace("http://", "http://admin:s3cret@", 1)
@@ -721,7 +721,7 @@ def _credential_failures(upstreams: Upstreams) -> list[BaseException]:
 @pytest.mark.parametrize(
     "accept", ["application/json", "application/xml", "text/html", "text/plain"]
 )
-def test_debug_redacts_userinfo_and_query_values(upstreams: Upstreams, accept: str) -> None:
+def test_debug_redacts_userinfo_and_query_values(upstreams: FaultyUpstreams, accept: str) -> None:
     translator = Translator(debug=True)
     for exc in _credential_failures(upstreams):
         response = translator.translate(exc, RequestInfo(accept=accept))
