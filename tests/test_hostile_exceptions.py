@@ -53,6 +53,17 @@ class OddModuleError(Exception):
 OddModuleError.__module__ = 42  # type: ignore[assignment]
 
 
+class HostileMeta(type):
+    """A metaclass whose attribute lookups raise (``hasattr`` lets only AttributeError pass)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        raise RuntimeError(f"no {name} for you")
+
+
+class HostileClassError(Exception, metaclass=HostileMeta):
+    """An exception whose class answers every missing attribute with an error."""
+
+
 def refused(url: str) -> requests.RequestException:
     try:
         requests.get(url, timeout=2)
@@ -92,7 +103,14 @@ def odd_module_in_the_middle(url: str) -> BaseException:
     return outer
 
 
+def hostile_class(url: str) -> BaseException:
+    exc = HostileClassError()
+    exc.__cause__ = refused(url)
+    return exc
+
+
 HOSTILE: dict[str, Callable[[str], BaseException]] = {
+    "hostile_class": hostile_class,
     "unloggable": unloggable,
     "endless_args": endless_args,
     "huge_args": huge_args,
