@@ -15,12 +15,13 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import httpx
 import pytest
 import test_customization_adapters as shared
+from asgi_servers import serve
 from rfc3986_validator import validate_rfc3986
 from test_customization_adapters import Adapter, fetch
 from test_pages import parse_page, problem_script
 from wsgi_servers import serve_asgi
 
-from gatewayerrors import GatewayErrorsWSGIMiddleware
+from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
 
 # The four-adapter fixtures are shared with test_customization_adapters.py: pytest finds
 # fixtures by their name in the module, so binding them here makes them available.
@@ -209,6 +210,23 @@ def test_django_under_asgi_gives_the_same_instance(
     django_asgi_url: str, client: httpx.Client, path: str, instance: str
 ) -> None:
     response = client.get(django_asgi_url + path, headers={"Accept": "application/json"})
+
+    assert response.status_code == 502
+    assert response.json()["instance"] == instance
+
+
+@pytest.fixture(scope="module")
+def hypercorn_url(urls: dict[str, str]) -> Iterator[str]:
+    """The ASGI adapter under hypercorn (another server's raw_path)."""
+    with serve(GatewayErrorsMiddleware(shared.asgi_app(urls), service="shop"), "hypercorn") as s:
+        yield s.url
+
+
+@pytest.mark.parametrize(("path", "instance"), HOSTILE_PATHS)
+def test_hypercorn_gives_the_same_instance(
+    hypercorn_url: str, client: httpx.Client, path: str, instance: str
+) -> None:
+    response = client.get(hypercorn_url + path, headers={"Accept": "application/json"})
 
     assert response.status_code == 502
     assert response.json()["instance"] == instance
