@@ -13,6 +13,7 @@ import html
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import orjson
 
@@ -176,7 +177,8 @@ def page_context(
         method=request.method,
         upstream=error.upstream,
         upstream_status=error.received_status,
-        instance=error.instance,
+        # For people: the path decoded (the error holds the URI reference the bodies send).
+        instance=None if error.instance is None else unquote(error.instance, errors="replace"),
         debug=error.debug,
         problem_json=problem,
         problem_script=f'<script type="application/problem+json">{problem}</script>',
@@ -346,7 +348,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                     return page
                 raise TypeError(f"a template callable must return str, not {type(page).__name__}")
             except Exception:
-                logger.exception("gatewayerrors: template callable failed; using the built-in page")
+                logger.exception("template callable failed; using the built-in page")
             return builtin(error, request.method)
 
         return render_callable
@@ -362,9 +364,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                 context = page_context(error, request, type_base=settings.type_base)
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
-                logger.exception(
-                    "gatewayerrors: template %s failed; using the built-in page", template.name
-                )
+                logger.exception("template %s failed; using the built-in page", template.name)
         return builtin(error, request.method)
 
     return render_template

@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from ._catalog import catalog
 from ._classify import Classifier
+from ._render import uri_reference
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
 
 __all__ = [
@@ -93,7 +94,9 @@ class Settings:
     classifier: Classifier | None = None
     """A :class:`Classifier` of your own; None uses the default one (``gatewayerrors.register``)."""
     type_base: str = "urn:gatewayerrors:"
-    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs).
+
+    A URI reference; characters a URI cannot hold (non-ASCII, spaces) are percent-encoded."""
     format_param: str | None = None
     """Query parameter that picks the format (``?format=xml``); off when None."""
     path_suffix: bool = False
@@ -139,6 +142,13 @@ class Settings:
                 f"must be a gatewayerrors Classifier or None, not {_kind(self.classifier)}",
             )
         _check_text("type_base", self.type_base, empty=True)
+        # RFC 9457 §3.1.1: ``type`` is a URI reference; non-ASCII is percent-encoded here, once.
+        try:
+            type_base = uri_reference(self.type_base)
+            uri_reference(type_base + "upstream_error")  # with a code appended, still one
+        except ValueError as exc:
+            raise SettingsError("type_base", f"is {exc}") from None
+        object.__setattr__(self, "type_base", type_base)
         for name in ("format_param", "suppress_response_codes"):
             value = getattr(self, name)
             # "" is off, like None (a config file cannot always say None).

@@ -136,8 +136,7 @@ class TemplateDirectory:
                 self._templates[name] = load(name, file)
             except Exception as exc:
                 logger.error(
-                    "gatewayerrors: template %s could not be loaded (%s); "
-                    "the built-in page is used in its place",
+                    "template %s could not be loaded (%s); the built-in page is used in its place",
                     file,
                     exc,
                 )

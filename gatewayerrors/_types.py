@@ -47,6 +47,9 @@ class RequestInfo(NamedTuple):
     """The incoming request-id header's value, if any (validated before use)."""
     native: Any = None
     """The framework's own request object (scope, environ, request), for user callables."""
+    raw_path: str | None = None
+    """The path as the client sent it (percent-encoded, no query), when the server gives it
+    (ASGI ``raw_path``, WSGI ``REQUEST_URI``): what makes ``instance`` exact."""
 
 
 class ErrorResponse(NamedTuple):

@@ -29,6 +29,7 @@ import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
@@ -46,6 +47,7 @@ from django.http import (  # type: ignore[import-untyped]
     HttpResponseBase,
 )
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
+from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
 from django.utils.log import log_response  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
@@ -53,6 +55,8 @@ from .._error import UpstreamFailure
 from .._pages import page_context
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
+from ..asgi import raw_path as asgi_raw_path
+from ..wsgi import sent_path
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -138,11 +142,12 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
     """
     try:
         meta = request.META
-        method, path = request.method, request.path
+        method = request.method
         query, accept = meta.get("QUERY_STRING"), meta.get("HTTP_ACCEPT")
         request_id = None
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
+        path, raw = _request_path(request)
         return RequestInfo(
             method if isinstance(method, str) and method else "GET",
             path if isinstance(path, str) and path else "/",
@@ -150,9 +155,29 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             request,
+            raw,
         )
     except Exception:
         return RequestInfo(native=request)
+
+
+def _request_path(request: HttpRequest) -> tuple[object, str | None]:
+    """The path as the WSGI and ASGI adapters see it, so ``instance`` is the same everywhere.
+
+    Not ``request.path``: Django re-percent-encodes bytes that are not UTF-8 (``%FF`` stays
+    ``%FF`` where every other adapter decodes it).
+    """
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):  # ASGIRequest: the scope as the ASGI adapter reads it
+        return scope.get("path"), asgi_raw_path(scope)
+    path = request.path
+    raw = sent_path(request.META)  # WSGIRequest: Django rewrote PATH_INFO in the environ
+    if raw is not None and isinstance(path, str):
+        # Django's own reading of the path sent; it must match for the raw path to be trusted.
+        as_django = repercent_broken_unicode(unquote_to_bytes(raw)).decode()
+        if path.endswith(as_django):  # equal, or under a SCRIPT_NAME prefix
+            return path[: len(path) - len(as_django)] + unquote(raw, errors="replace"), raw
+    return path, None
 
 
 def django_response(response: ErrorResponse) -> HttpResponse:
