@@ -19,7 +19,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -27,11 +27,10 @@ from werkzeug.http import parse_date
 
 from ._catalog import catalog
 from ._error import Evidence
+from ._types import Predicate, Rule
 
 __all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "register"]
 
-Rule = Callable[[BaseException], "Evidence | None"]
-"""A classification rule: evidence for an exception, or None when it does not apply."""
 
 # Specificity ranks. Precise low-level facts (the OS said "refused") beat a client's generic
 # wrapper ("could not connect"), which beats a bare timeout.
@@ -49,6 +48,7 @@ TIMEOUT_GENERIC = 200
 _MAX_LINKS = 256
 _MAX_COLLECTED = 512
 _CACHE_LIMIT = 1024
+_MAX_ARGS = 16  # wrapped exceptions sit in the first args (requests: args[0])
 
 
 def parse_retry_after(value: object, now: float | None = None) -> int | None:
@@ -68,16 +68,24 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     elif isinstance(value, (str, bytes)):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
-        if text.isdigit():
+        # str.isdigit() alone accepts superscripts and other scripts' digits ("²", "٣"), which
+        # int() rejects or reads as numbers; delay-seconds is ASCII DIGITs (RFC 9110 §10.2.3).
+        if text.isascii() and text.isdigit():
             return int(text) if len(text) < 12 else 10**11
-        parsed = parse_date(text)
+        try:
+            parsed = parse_date(text)
+        except Exception:  # unreadable, whatever the date parser thinks of it
+            return None
         if parsed is None:
             return None
         date = parsed
     else:
         return None
     current = time.time() if now is None else now
-    return max(0, int(date.timestamp() - current + 0.5))
+    try:
+        return max(0, int(date.timestamp() - current + 0.5))
+    except (ValueError, OverflowError, OSError):  # a date the platform cannot place in time
+        return None
 
 
 def _header(headers: object, name: str) -> object:
@@ -399,6 +407,9 @@ class _TypeInfo(NamedTuple):
     class_links: tuple[str, ...]
 
 
+_NO_INFO = _TypeInfo(None, ())
+
+
 def _class_links(link: BaseException, names: tuple[str, ...]) -> list[object]:
     """What a class exposes as wrapped exceptions (exception groups' members, aiohttp's
     ``os_error``); a property that raises loses only itself."""
@@ -424,12 +435,12 @@ class Classifier:
     def __init__(self, *, built_ins: bool = True) -> None:
         self._rules: dict[tuple[str, str], Rule] = dict(_BUILT_IN_RULES) if built_ins else {}
         self._user_types: list[tuple[type[BaseException], Rule]] = []
-        self._predicates: list[tuple[Callable[[BaseException], bool], Rule]] = []
+        self._predicates: list[tuple[Predicate, Rule]] = []
         self._cache: dict[type[BaseException], _TypeInfo] = {}
 
     def register(
         self,
-        match: type[BaseException] | Callable[[BaseException], bool],
+        match: type[BaseException] | Predicate,
         code: str,
         *,
         retry_after: float | datetime | None = None,
@@ -470,7 +481,10 @@ class Classifier:
                 return rule
         rules = self._rules
         for klass in cls.__mro__:
-            found = rules.get((klass.__module__.partition(".")[0], klass.__name__))
+            module = klass.__module__
+            if not isinstance(module, str):
+                continue  # a class can set anything as __module__: it names no package
+            found = rules.get((module.partition(".")[0], klass.__name__))
             if found is not None:
                 return found
         return None
@@ -478,8 +492,11 @@ class Classifier:
     def _type_info(self, cls: type[BaseException]) -> _TypeInfo:
         info = self._cache.get(cls)
         if info is None:
-            class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
-            info = _TypeInfo(self._rule_for(cls), class_links)
+            try:
+                class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
+                info = _TypeInfo(self._rule_for(cls), class_links)
+            except Exception:  # an odd class (a hostile metaclass) is skipped, not fatal
+                info = _NO_INFO
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[cls] = info
@@ -536,9 +553,13 @@ class Classifier:
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
-                linked: list[object] = [*link.args, link.__cause__]
+                args = link.args
+                # Only a real tuple, and only its first items: a subclass can make ``args``
+                # an endless iterator or a huge sequence (walking it exhausted memory).
+                linked: list[object] = [*args[:_MAX_ARGS]] if type(args) is tuple else []
             except Exception:
-                linked = [link.__cause__]
+                linked = []
+            linked.append(link.__cause__)
             if found is not None and not link.__suppress_context__:
                 linked.append(link.__context__)
             instance = link.__dict__
@@ -581,6 +602,7 @@ class Classifier:
                     isinstance(value, type)
                     and issubclass(value, BaseException)
                     and value.__name__ == name
+                    and isinstance(value.__module__, str)
                     and value.__module__.partition(".")[0] == package
                 ):
                     found[value] = None

@@ -12,16 +12,17 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import orjson
 
 from ._error import UpstreamFailure
 from ._render import problem_members, reason_phrase
+from ._types import PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
-    from ._translate import RequestInfo
 
 __all__ = [
     "AUTO_RETRY_MAX",
@@ -34,7 +35,7 @@ __all__ = [
     "script_json",
 ]
 
-HtmlRenderer = Callable[[UpstreamFailure, Any], bytes]
+HtmlRenderer = Callable[[UpstreamFailure, RequestInfo], bytes]
 
 AUTO_RETRY_MIN = 5
 """Never reload sooner than this many seconds, even when Retry-After says 0 (no reload storms)."""
@@ -155,53 +156,6 @@ def script_json(data: bytes) -> str:
     return _script_safe(data).decode("utf-8")
 
 
-class PageContext(TypedDict):
-    """What a page template gets. Text values are escaped when inserted (autoescape).
-
-    ``problem_json``, ``problem_script`` and ``refresh_meta`` are ready-made markup and are
-    inserted as they are.
-    """
-
-    status: int
-    """The HTTP status (502, 503, 504, ...)."""
-    reason: str
-    """Its reason phrase ("Bad Gateway")."""
-    title: str
-    """The code's short title (``overrides`` apply)."""
-    detail: str
-    """What happened, in one plain sentence (``overrides`` apply)."""
-    hint: str
-    """What the person can do (``overrides`` apply)."""
-    code: str
-    """The stable catalog code, e.g. ``connection_refused``."""
-    number: int
-    """The code's stable number, e.g. 20."""
-    request_id: str | None
-    """The request id to quote to support (also in the response header)."""
-    retry_after: int | None
-    """Seconds from ``Retry-After``, when known."""
-    auto_retry: bool
-    """True when the page may reload itself: a GET/HEAD request and a bounded Retry-After."""
-    refresh_seconds: int | None
-    """The reload delay when ``auto_retry``, else None."""
-    method: str
-    """The request method; never resend an unsafe one automatically."""
-    upstream: str | None
-    """The logical name of the failed service, when given (``upstream="payments"``)."""
-    upstream_status: int | None
-    """The status the upstream answered, when it answered."""
-    instance: str | None
-    """The request path (the problem's ``instance``)."""
-    debug: str | None
-    """The exception's type and message, only with ``debug=True``."""
-    problem_json: str
-    """The problem details as JSON, safe inside ``<script type="application/problem+json">``."""
-    problem_script: str
-    """That whole ``<script type="application/problem+json">`` element."""
-    refresh_meta: str
-    """``<noscript><meta http-equiv="refresh" ...></noscript>`` when ``auto_retry``, else ``""``."""
-
-
 def page_context(
     error: UpstreamFailure, request: RequestInfo, *, type_base: str = "urn:gatewayerrors:"
 ) -> PageContext:
@@ -223,7 +177,8 @@ def page_context(
         method=request.method,
         upstream=error.upstream,
         upstream_status=error.received_status,
-        instance=error.instance,
+        # For people: the path decoded (the error holds the URI reference the bodies send).
+        instance=None if error.instance is None else unquote(error.instance, errors="replace"),
         debug=error.debug,
         problem_json=problem,
         problem_script=f'<script type="application/problem+json">{problem}</script>',
@@ -393,7 +348,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                     return page
                 raise TypeError(f"a template callable must return str, not {type(page).__name__}")
             except Exception:
-                logger.exception("gatewayerrors: template callable failed; using the built-in page")
+                logger.exception("template callable failed; using the built-in page")
             return builtin(error, request.method)
 
         return render_callable
@@ -409,9 +364,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                 context = page_context(error, request, type_base=settings.type_base)
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
-                logger.exception(
-                    "gatewayerrors: template %s failed; using the built-in page", template.name
-                )
+                logger.exception("template %s failed; using the built-in page", template.name)
         return builtin(error, request.method)
 
     return render_template

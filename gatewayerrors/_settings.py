@@ -1,22 +1,66 @@
-"""Settings shared by every adapter: keyword arguments with safe defaults."""
+"""Settings shared by every adapter: keyword arguments with safe defaults, checked once.
+
+Every option is validated when :class:`Settings` is built — type, value, callable-ness,
+directories — so a misconfiguration fails at startup with a message that names the option as
+the user wrote it (``service``, ``GATEWAYERRORS_SERVICE`` in Flask's config,
+``GATEWAYERRORS["service"]`` in Django's settings), and suggests the closest valid name for a
+typo. Nothing that was accepted can fail per request later.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 from ._catalog import catalog
+from ._classify import Classifier
+from ._render import uri_reference
+from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
 
-if TYPE_CHECKING:
-    from ._classify import Classifier
-
-__all__ = ["Settings", "SettingsOptions"]
+__all__ = [
+    "DEFAULT_MAINTENANCE_EXEMPT",
+    "STYLES",
+    "Settings",
+    "SettingsError",
+    "SettingsOptions",
+    "check_option_names",
+    "resolve_settings",
+]
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
+OVERRIDE_KEYS = ("title", "detail", "hint")
+STYLES = ("problem", "twitter")
+"""The built-in response styles (``style=`` also takes a callable)."""
+DEFAULT_MAINTENANCE_EXEMPT = ("/health", "/healthz", "/livez", "/readyz")
+"""Health-check paths that keep answering during maintenance, so load balancers keep the
+instance in rotation. ``maintenance_exempt_extra`` adds to these; ``maintenance_exempt``
+replaces them."""
+
+
+class SettingsError(TypeError, ValueError):
+    """A setting has a wrong type or value. Raised when the settings are built, never later.
+
+    A subclass of both ``TypeError`` and ``ValueError`` so that either ``except`` catches it.
+    ``option`` is the setting's name as :class:`Settings` spells it.
+    """
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"{option} {problem}")
+        self.option = option
+        self.problem = problem
+
+    def renamed(self, name: str) -> SettingsError:
+        """The same error, naming the option as the user wrote it (a config key)."""
+        error = SettingsError(self.option, self.problem)
+        error.args = (f"{name} {self.problem}",)
+        return error
 
 
 def _encodable(text: str) -> bool:
@@ -27,11 +71,16 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, with the default a production app wants.
 
-    Adapters take these as keyword arguments (``GatewayErrorsMiddleware(app, service="api")``).
+    Adapters take these as keyword arguments (``GatewayErrorsMiddleware(app, service="api")``)
+    or as one ``Settings`` object. Invalid values raise :class:`SettingsError` here.
     """
 
     service: str = "app"
@@ -43,9 +92,11 @@ class Settings:
     max_retry_after: int = 3600
     """Upper bound for any ``Retry-After`` sent (an upstream's included)."""
     classifier: Classifier | None = None
-    """A :class:`Classifier` of your own; None uses ``gatewayerrors.default_classifier``."""
+    """A :class:`Classifier` of your own; None uses the default one (``gatewayerrors.register``)."""
     type_base: str = "urn:gatewayerrors:"
-    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs).
+
+    A URI reference; characters a URI cannot hold (non-ASCII, spaces) are percent-encoded."""
     format_param: str | None = None
     """Query parameter that picks the format (``?format=xml``); off when None."""
     path_suffix: bool = False
@@ -56,70 +107,202 @@ class Settings:
     """Reuse a valid incoming request id instead of generating one."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
-    style: str | Callable[..., Any] = "problem"
+    style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
-    templates: str | PathLike[str] | Callable[..., str] | None = None
+    templates: str | PathLike[str] | TemplateFunction | None = None
     """A directory of HTML templates, or a callable ``(error, request) -> str``."""
     suppress_response_codes: str | None = None
     """Query parameter that makes errors answer 200 (Twitter API style); off when None."""
-    maintenance: bool | Callable[[], bool] = False
+    maintenance: bool | MaintenanceCheck = False
     """Answer every request with 503 ``maintenance``: a flag or a cheap callable."""
     maintenance_env: str | None = "GATEWAYERRORS_MAINTENANCE"
     """Environment variable that switches maintenance mode on ("1", "true", "on")."""
-    maintenance_exempt: tuple[str, ...] = ("/health", "/healthz", "/livez", "/readyz")
-    """Paths (exact, or prefixes ending in ``/``) that keep working during maintenance."""
+    maintenance_exempt: tuple[str, ...] = DEFAULT_MAINTENANCE_EXEMPT
+    """Paths (exact, or prefixes ending in ``/``) that keep working during maintenance.
+    Setting it replaces the health-check defaults; ``maintenance_exempt_extra`` adds to them."""
+    maintenance_exempt_extra: tuple[str, ...] = ()
+    """More exempt paths, added to ``maintenance_exempt`` (``("/admin/",)``)."""
     maintenance_retry_after: int = 300
     """``Retry-After`` seconds during maintenance."""
-    on_error: Callable[..., Any] | None = None
+    on_error: OnError | None = None
     """Called as ``on_error(error, exception)`` after each translated error (may be async)."""
     logger_name: str = "gatewayerrors"
     """Logger that gets one record per translated error."""
 
     def __post_init__(self) -> None:
-        for code, texts in self.overrides.items():
-            if code not in catalog:
-                raise ValueError(f"overrides: unknown gatewayerrors code {code!r}")
-            for key, text in texts.items():
-                if key not in ("title", "detail", "hint"):
-                    raise ValueError(f"overrides[{code!r}]: unknown key {key!r}")
-                # Checked here so that no renderer can fail on it later (lone surrogates).
-                if not isinstance(text, str) or not _encodable(text):
-                    raise ValueError(f"overrides[{code!r}][{key!r}] must be UTF-8 text")
+        if not isinstance(self.service, str):  # any text: Proxy-Status makes it an sf-string
+            raise SettingsError("service", f"must be a string, not {_kind(self.service)}")
+        for name in ("debug", "path_suffix", "trust_request_id"):
+            _check_bool(name, getattr(self, name))
         for name in ("default_retry_after", "max_retry_after", "maintenance_retry_after"):
+            _check_seconds(name, getattr(self, name))
+        if self.classifier is not None and not isinstance(self.classifier, Classifier):
+            raise SettingsError(
+                "classifier",
+                f"must be a gatewayerrors Classifier or None, not {_kind(self.classifier)}",
+            )
+        _check_text("type_base", self.type_base, empty=True)
+        # RFC 9457 §3.1.1: ``type`` is a URI reference; non-ASCII is percent-encoded here, once.
+        try:
+            type_base = uri_reference(self.type_base)
+            uri_reference(type_base + "upstream_error")  # with a code appended, still one
+        except ValueError as exc:
+            raise SettingsError("type_base", f"is {exc}") from None
+        object.__setattr__(self, "type_base", type_base)
+        for name in ("format_param", "suppress_response_codes"):
             value = getattr(self, name)
-            # Retry-After is delay-seconds, a non-negative integer (RFC 9110 §10.2.3): a float
-            # or a bool here would be sent as "1.5" or "True".
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int (seconds), not {value!r}")
-            if value < 0:
-                raise ValueError(f"{name} must not be negative")
-        exempt = self.maintenance_exempt
-        # A bare string ("/health", or ("/health") without its comma) would iterate as
-        # characters, and "/" would exempt every path.
-        if isinstance(exempt, str) or not all(
-            isinstance(path, str) and path.startswith("/") for path in exempt
-        ):
-            raise ValueError(
-                f"maintenance_exempt must be a tuple of paths starting with '/', not {exempt!r}"
-            )
-        object.__setattr__(self, "maintenance_exempt", tuple(exempt))
+            # "" is off, like None (a config file cannot always say None).
+            if (
+                value is not None
+                and not (isinstance(value, str) and _QUERY_NAME.fullmatch(value))
+                and value != ""
+            ):
+                raise SettingsError(name, f"must be None or a query parameter name, not {value!r}")
+        header = self.request_id_header
+        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
+            raise SettingsError("request_id_header", f"is not a valid header name: {header!r}")
+        _check_overrides(self.overrides)
+        _check_style(self.style)
+        _check_templates(self.templates)
         if not (isinstance(self.maintenance, bool) or callable(self.maintenance)):
-            raise TypeError(
-                f"maintenance must be True, False or a callable, not {self.maintenance!r}"
+            raise SettingsError(
+                "maintenance", f"must be True, False or a callable, not {self.maintenance!r}"
             )
-        if not _HEADER_NAME.fullmatch(self.request_id_header):
-            raise ValueError(
-                f"request_id_header is not a valid header name: {self.request_id_header!r}"
+        if self.maintenance_env is not None:
+            _check_text("maintenance_env", self.maintenance_env, empty=False)
+        for name in ("maintenance_exempt", "maintenance_exempt_extra"):
+            object.__setattr__(self, name, _check_paths(name, getattr(self, name)))
+        if self.on_error is not None and not callable(self.on_error):
+            raise SettingsError(
+                "on_error", f"must be a callable or None, not {_kind(self.on_error)}"
             )
+        _check_text("logger_name", self.logger_name, empty=False)
+
+    @property
+    def exempt_paths(self) -> tuple[str, ...]:
+        """Every path that keeps working during maintenance."""
+        return self.maintenance_exempt + self.maintenance_exempt_extra
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
-        """Settings from a mapping such as Django's ``GATEWAYERRORS`` (unknown keys rejected)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TypeError(f"unknown gatewayerrors settings: {', '.join(unknown)}")
-        return cls(**values)
+    def from_mapping(
+        cls, values: Mapping[str, Any], *, name: Callable[[str], str] | None = None
+    ) -> Settings:
+        """Settings from a mapping such as Django's ``GATEWAYERRORS`` (unknown keys rejected).
+
+        ``name(option)`` spells an option as the user wrote it, for error messages
+        (``lambda option: f"GATEWAYERRORS_{option.upper()}"`` for Flask's config).
+        """
+        spell = name or (lambda option: option)
+        check_option_names(values, name=spell)
+        try:
+            return cls(**values)
+        except SettingsError as exc:
+            raise exc.renamed(spell(exc.option)) from None
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def check_option_names(values: Iterable[str], *, name: Callable[[str], str] | None = None) -> None:
+    """Raise ``TypeError`` for names that are not settings, suggesting the closest valid one."""
+    unknown = sorted(set(values) - set(_FIELD_NAMES))
+    if not unknown:
+        return
+    spell = name or (lambda option: option)
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, _FIELD_NAMES, n=1)
+        hint = f" (did you mean {spell(close[0])}?)" if close else ""
+        parts.append(f"{spell(key)}{hint}")
+    raise TypeError(f"unknown gatewayerrors settings: {', '.join(parts)}")
+
+
+def resolve_settings(settings: Settings | None, options: Mapping[str, Any]) -> Settings:
+    """The settings an adapter was given: a ``Settings`` object or keyword options, not both."""
+    if settings is None:
+        return Settings.from_mapping(options)
+    if options:
+        raise TypeError("pass either settings or keyword options, not both")
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings must be a gatewayerrors Settings, not {_kind(settings)}")
+    return settings
+
+
+def _check_text(name: str, value: object, *, empty: bool) -> None:
+    if not isinstance(value, str):
+        raise SettingsError(name, f"must be a string, not {_kind(value)}")
+    if not empty and not value.strip():
+        raise SettingsError(name, "must not be empty")
+    if not _encodable(value):
+        raise SettingsError(name, "must be UTF-8 text")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise SettingsError(name, f"must be True or False, not {value!r}")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    # Retry-After is delay-seconds, a non-negative integer (RFC 9110 §10.2.3): a float or a
+    # bool here would be sent as "1.5" or "True".
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SettingsError(name, f"must be an int (seconds), not {value!r}")
+    if value < 0:
+        raise SettingsError(name, "must not be negative")
+
+
+def _check_overrides(overrides: object) -> None:
+    if not isinstance(overrides, Mapping):
+        raise SettingsError("overrides", f"must be a mapping of codes, not {_kind(overrides)}")
+    for code, texts in overrides.items():
+        if code not in catalog:
+            close = difflib.get_close_matches(str(code), list(catalog), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SettingsError("overrides", f"has an unknown gatewayerrors code {code!r}{hint}")
+        if not isinstance(texts, Mapping):
+            raise SettingsError(f"overrides[{code!r}]", f"must be a mapping, not {_kind(texts)}")
+        for key, text in texts.items():
+            if key not in OVERRIDE_KEYS:
+                raise SettingsError(
+                    f"overrides[{code!r}]",
+                    f"has an unknown key {key!r} (one of {', '.join(OVERRIDE_KEYS)})",
+                )
+            # Checked here so that no renderer can fail on it later (lone surrogates).
+            if not isinstance(text, str) or not _encodable(text):
+                raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
+
+
+def _check_style(style: object) -> None:
+    if callable(style) or style in STYLES:
+        return
+    raise SettingsError(
+        "style", f"must be {' or '.join(repr(s) for s in STYLES)} or a callable, not {style!r}"
+    )
+
+
+def _check_templates(templates: object) -> None:
+    if templates is None or callable(templates):
+        return
+    if not isinstance(templates, (str, PathLike)):
+        raise SettingsError(
+            "templates", f"must be a directory, a callable or None, not {_kind(templates)}"
+        )
+    if not os.path.isdir(templates):
+        where = os.path.abspath(templates)
+        raise SettingsError(
+            "templates", f"{os.fspath(templates)!r} is not a directory (looked in {where})"
+        )
+
+
+def _check_paths(name: str, paths: object) -> tuple[str, ...]:
+    # A bare string ("/health", or ("/health") without its comma) would iterate as characters,
+    # and "/" would exempt every path.
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
+        raise SettingsError(name, f"must be a tuple of paths starting with '/', not {paths!r}")
+    found = tuple(paths)
+    if not all(isinstance(path, str) and path.startswith("/") for path in found):
+        raise SettingsError(name, f"must be a tuple of paths starting with '/', not {paths!r}")
+    return found
 
 
 class SettingsOptions(TypedDict, total=False):
@@ -141,12 +324,13 @@ class SettingsOptions(TypedDict, total=False):
     request_id_header: str
     trust_request_id: bool
     overrides: Mapping[str, Mapping[str, str]]
-    style: str | Callable[..., Any]
-    templates: str | PathLike[str] | Callable[..., str] | None
+    style: str | StyleFunction
+    templates: str | PathLike[str] | TemplateFunction | None
     suppress_response_codes: str | None
-    maintenance: bool | Callable[[], bool]
+    maintenance: bool | MaintenanceCheck
     maintenance_env: str | None
     maintenance_exempt: tuple[str, ...]
+    maintenance_exempt_extra: tuple[str, ...]
     maintenance_retry_after: int
-    on_error: Callable[..., Any] | None
+    on_error: OnError | None
     logger_name: str

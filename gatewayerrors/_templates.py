@@ -17,10 +17,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._pages import PageContext
+from ._types import PageContext
 
 __all__ = ["MARKUP_KEYS", "PageTemplate", "TemplateDirectory", "jinja_available"]
 
@@ -137,8 +136,7 @@ class TemplateDirectory:
                 self._templates[name] = load(name, file)
             except Exception as exc:
                 logger.error(
-                    "gatewayerrors: template %s could not be loaded (%s); "
-                    "the built-in page is used in its place",
+                    "template %s could not be loaded (%s); the built-in page is used in its place",
                     file,
                     exc,
                 )
@@ -152,15 +150,15 @@ class TemplateDirectory:
     def find(self, code: str, status: int) -> PageTemplate | None:
         """The template for this code and status, or None for the built-in page."""
         templates = self._templates
-        return (
+        template = (
             templates.get(code + ".html")
             or templates.get(f"{status}.html")
             or templates.get("error.html")
         )
+        # A template that failed to load was reported once, at startup: not again per error.
+        return None if isinstance(template, _BrokenTemplate) else template
 
     def _placeholder_loader(self) -> Any:
-        from ._pages import PageContext
-
         known = frozenset(PageContext.__annotations__)
 
         def load(name: str, file: Path) -> PageTemplate:

@@ -7,13 +7,17 @@ returns None: not an upstream failure). Everything constant is computed once, in
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
 import re
 from collections.abc import Callable
 from random import getrandbits
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
@@ -21,9 +25,16 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
-from ._settings import Settings
+from ._render import (
+    instance_path,
+    reason_phrase,
+    render_problem_json,
+    render_problem_xml,
+    render_text,
+)
+from ._settings import Settings, SettingsOptions, resolve_settings
 from ._styles import build_style
+from ._types import ErrorResponse, RequestInfo
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
@@ -44,28 +55,9 @@ _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
 _DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class RequestInfo(NamedTuple):
-    """What the core needs to know about the request being answered."""
-
-    method: str = "GET"
-    path: str = "/"
-    query: str = ""
-    accept: str | None = None
-    request_id: str | None = None
-    """The incoming request-id header's value, if any (validated before use)."""
-    native: Any = None
-    """The framework's own request object (scope, environ, request), for user callables."""
-
-
-class ErrorResponse(NamedTuple):
-    """A complete response: what an adapter sends."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    error: UpstreamFailure
+# "scheme://user:password@" and the values of "?name=value&..." in debug text.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
+_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
 
 
 class _CodeText(NamedTuple):
@@ -105,6 +97,9 @@ def _debug_text(exc: BaseException) -> str:
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
     text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    # Client messages quote the URL they called: its password and API keys must not reach a
+    # body or Proxy-Status (which proxies and CDNs log), even in debug.
+    text = _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -116,11 +111,10 @@ def _safe_text(value: str) -> str:
 class Translator:
     """Turns exceptions into gateway error responses. One per app; safe to share across threads."""
 
-    def __init__(self, settings: Settings | None = None, **options: Any) -> None:
-        if settings is None:
-            settings = Settings(**options)
-        elif options:
-            raise TypeError("pass either settings or keyword options, not both")
+    def __init__(
+        self, settings: Settings | None = None, **options: Unpack[SettingsOptions]
+    ) -> None:
+        settings = resolve_settings(settings, options)
         self.settings = settings
         self.classifier = settings.classifier or default_classifier
         self.logger = logging.getLogger(settings.logger_name)
@@ -135,13 +129,28 @@ class Translator:
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
+        self._exempt_paths = settings.exempt_paths
         self.maintenance_check = self._build_maintenance_check()
+
+    @classmethod
+    def for_adapter(
+        cls,
+        settings: Settings | None = None,
+        translator: Translator | None = None,
+        options: SettingsOptions | None = None,
+    ) -> Translator:
+        """The translator an adapter was given: a shared ``translator``, a ``Settings`` object,
+        or keyword options — one of them (none: the defaults)."""
+        if translator is None:
+            return cls(settings, **(options or {}))
+        if settings is not None or options:
+            raise TypeError("pass a translator, settings or keyword options: only one of them")
+        if not isinstance(translator, Translator):
+            raise TypeError(f"translator must be a gatewayerrors Translator, not {translator!r}")
+        return translator
 
     def _code_text(self, kind: ErrorKind) -> _CodeText:
         override = self.settings.overrides.get(kind.code, {})
-        unknown = set(override) - {"title", "detail", "hint"}
-        if unknown:
-            raise ValueError(f"overrides[{kind.code!r}]: unknown keys {sorted(unknown)}")
         status = None
         if kind.rfc9209:
             status = proxy_status(self.settings.service, kind.code)
@@ -196,9 +205,7 @@ class Translator:
         detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
         upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
-        instance = request.path or None
-        if instance is not None and not instance.isascii():
-            instance = _safe_text(instance)
+        instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,
@@ -224,14 +231,14 @@ class Translator:
         try:
             evidence = self.classifier.classify(exc)
         except Exception:
-            self.logger.exception("gatewayerrors: classifier failed; treating as not mine")
+            self._log_failure("classifier failed; treating as not mine")
             return None
         if evidence is None:
             return None
         try:
             error = self.failure(evidence, request, exc)
         except Exception:
-            self.logger.exception("gatewayerrors: could not build the error value")
+            self._log_failure("could not build the error value")
             error = self._fallback_error(evidence.code)
         return self.respond(error, request)
 
@@ -260,8 +267,18 @@ class Translator:
         try:
             return bool(check())
         except Exception:
-            self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
+            self._log_failure("maintenance check failed; assuming off")
             return False
+
+    def maintenance_answer(self, describe: Callable[[], RequestInfo]) -> ErrorResponse | None:
+        """The 503 ``maintenance`` answer when maintenance mode is on for this request, else None.
+
+        The one maintenance flow every adapter uses: ``describe()`` builds the request's
+        :class:`RequestInfo`, and is only called when maintenance mode is on right now.
+        """
+        if self.maintenance_check is None or not self.maintenance_active():
+            return None
+        return self.maintenance_response(describe(), active=True)
 
     def maintenance_response(
         self, request: RequestInfo, *, active: bool | None = None
@@ -279,7 +296,7 @@ class Translator:
         )
 
     def _exempt(self, path: str) -> bool:
-        for exempt in self.settings.maintenance_exempt:
+        for exempt in self._exempt_paths:
             if path == exempt or (exempt.endswith("/") and path.startswith(exempt)):
                 return True
         return False
@@ -307,7 +324,7 @@ class Translator:
             content_type, body = self._render(error, fmt, request)
             return self._complete(error, request, content_type, body)
         except Exception:
-            self.logger.exception("gatewayerrors: rendering failed; sending a minimal response")
+            self._log_failure("rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
@@ -404,24 +421,56 @@ class Translator:
         if not self.logger.isEnabledFor(logging.ERROR):
             return  # apps that silence this logger for on_error skip building the record
         error = response.error
-        self.logger.error(
-            "upstream failure after the response started (connection aborted): "
-            "%s %s upstream=%s request_id=%s"
-            if response_started
-            else "upstream failure: %s %s upstream=%s request_id=%s",
-            error.status,
-            error.kind.code,
-            error.upstream or "-",
-            error.request_id or "-",
-            exc_info=exc,
-            extra={
-                "gatewayerrors_code": error.kind.code,
-                "gatewayerrors_status": error.status,
-                "gatewayerrors_upstream": error.upstream,
-                "gatewayerrors_request_id": error.request_id,
-                "gatewayerrors_response_started": response_started,
-            },
-        )
+        try:
+            self.logger.error(
+                "upstream failure after the response started (connection aborted): "
+                "%s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure: %s %s upstream=%s request_id=%s",
+                error.status,
+                error.kind.code,
+                error.upstream or "-",
+                error.request_id or "-",
+                exc_info=exc,
+                extra={
+                    "gatewayerrors_code": error.kind.code,
+                    "gatewayerrors_status": error.status,
+                    "gatewayerrors_upstream": error.upstream,
+                    "gatewayerrors_request_id": error.request_id,
+                    "gatewayerrors_response_started": response_started,
+                },
+            )
+        except Exception:
+            # The exception's own code runs while its traceback is formatted (__str__,
+            # __getattr__ for __notes__): if it raises, log what we know, without it.
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _guarded_log(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        try:
+            self.log(response, exc, response_started=response_started)
+        except Exception:  # a subclass's log(), or a handler that fails
+            error = response.error
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_failure(self, message: str) -> None:
+        """Log our own failure with its traceback, or without it if that fails. Never raises."""
+        try:
+            self.logger.exception(message)
+        except Exception:  # its traceback chains to the exception being answered
+            with contextlib.suppress(Exception):
+                self.logger.error("%s (the traceback could not be logged)", message)
+
+    def _log_minimal(self, status: object, code: object, request_id: object) -> None:
+        """A log line that runs no code of the exception's; never raises."""
+        with contextlib.suppress(Exception):  # a broken handler: still never raise
+            self.logger.error(
+                "upstream failure: %s %s request_id=%s (the exception could not be logged)",
+                status,
+                code,
+                request_id or "-",
+            )
 
     def report(
         self,
@@ -430,8 +479,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc, response_started=response_started)
+        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+
+        Never raises: a failing log or hook is logged (or dropped), not raised.
+        """
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -441,9 +493,9 @@ class Translator:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
+                self.logger.warning("async on_error hook ignored in a sync app")
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")
 
     async def areport(
         self,
@@ -453,7 +505,7 @@ class Translator:
         response_started: bool = False,
     ) -> None:
         """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
-        self.log(response, exc, response_started=response_started)
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -462,4 +514,4 @@ class Translator:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")

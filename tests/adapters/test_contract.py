@@ -23,7 +23,7 @@ from adapter_servers import (
     fetch,
 )
 
-from gatewayerrors import RequestInfo, Translator
+from gatewayerrors.core import RequestInfo, Translator
 
 pytestmark = pytest.mark.server
 

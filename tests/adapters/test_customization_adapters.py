@@ -42,11 +42,10 @@ from adapter_servers import (
 from page_parsing import Node, parse_page, problem_script
 
 from gatewayerrors import (
-    Format,
-    RequestInfo,
     UpstreamFailure,
     catalog,
 )
+from gatewayerrors.core import Format, RequestInfo
 
 pytestmark = pytest.mark.server
 
@@ -323,6 +322,15 @@ def test_maintenance_callable_toggled_at_runtime(adapter: Adapter, client: httpx
         switch.clear()
         assert fetch(client, adapter, "/ok").text == "hello"
         assert fetch(client, adapter, "/fault/refused").status_code == 502
+
+
+def test_maintenance_exempt_extra_keeps_the_health_checks(
+    adapter: Adapter, client: httpx.Client
+) -> None:
+    with adapter.configure(maintenance=True, maintenance_exempt_extra=("/ok",)):
+        assert fetch(client, adapter, "/ok").text == "hello"
+        assert fetch(client, adapter, "/health").text == "hello"
+        assert fetch(client, adapter, "/fault/refused").status_code == 503
 
 
 # -- the same bytes everywhere ---------------------------------------------------------------

@@ -16,21 +16,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from upstreams import Upstreams
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gatewayerrors
+import gatewayerrors.core
 from gatewayerrors import (
     BadGateway,
     Classifier,
-    Evidence,
     GatewayError,
     GatewayTimeout,
     ServiceUnavailable,
     _classify,
     catalog,
-    parse_retry_after,
 )
 from gatewayerrors._classify import _BUILT_IN_RULES
+from gatewayerrors.core import Evidence, parse_retry_after
+from gatewayerrors.testing import FaultyUpstreams
 
 classifier = Classifier()
 
@@ -190,7 +192,7 @@ class QuotaExceeded(Exception):
     """An SDK's own exception, unknown to the built-in rules."""
 
 
-def test_register_class(upstreams: Upstreams) -> None:
+def test_register_class(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(QuotaExceeded, "upstream_overloaded", retry_after=60, upstream="maps")
     exc = _raised(QuotaExceeded("daily quota"))
@@ -200,7 +202,7 @@ def test_register_class(upstreams: Upstreams) -> None:
     assert classifier.classify(exc) is None  # registration is per classifier
 
 
-def test_registered_class_wins_over_built_in_evidence(upstreams: Upstreams) -> None:
+def test_registered_class_wins_over_built_in_evidence(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(httpx.ConnectError, "circuit_open", detail="Payments is paused.")
     with pytest.raises(httpx.ConnectError) as caught:
@@ -220,7 +222,7 @@ def test_registered_subclass_matches() -> None:
     assert _code(DailyQuotaExceeded(), mine) == "upstream_overloaded"
 
 
-def test_registered_predicate_wins_anywhere_in_the_chain(upstreams: Upstreams) -> None:
+def test_registered_predicate_wins_anywhere_in_the_chain(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(lambda exc: isinstance(exc, ConnectionRefusedError), "destination_unavailable")
     with pytest.raises(httpx.ConnectError) as caught:
@@ -261,7 +263,7 @@ def test_classifier_without_built_ins() -> None:
 
 
 def test_module_level_register_is_the_default_classifier() -> None:
-    assert gatewayerrors.register.__self__ is gatewayerrors.default_classifier  # type: ignore[attr-defined]
+    assert gatewayerrors.register.__self__ is gatewayerrors.core.default_classifier  # type: ignore[attr-defined]
 
 
 # -- the application's own GatewayError ---------------------------------------------------------
@@ -319,7 +321,7 @@ def test_gateway_error_retry_after_datetime() -> None:
     assert 88 <= evidence.retry_after <= 90
 
 
-def test_own_error_wins_over_its_cause(upstreams: Upstreams) -> None:
+def test_own_error_wins_over_its_cause(upstreams: FaultyUpstreams) -> None:
     """The application said what it means: its GatewayError beats the client's evidence."""
     try:
         try:
@@ -461,3 +463,21 @@ def test_an_upstream_504_passes_its_retry_after_on() -> None:
         120,
         504,
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40)))
+def test_parse_retry_after_never_raises(value: str | bytes) -> None:
+    """Any header value, text or raw bytes: seconds (>= 0) or None, never an exception."""
+    seconds = parse_retry_after(value)
+    assert seconds is None or (isinstance(seconds, int) and seconds >= 0)
+
+
+@pytest.mark.parametrize("value", ["²", "12³", "٣", "\uff11\uff12", b"\xb2", b"1\xb9", "²" * 20])
+def test_digits_of_other_scripts_are_unreadable(value: str | bytes) -> None:
+    # delay-seconds is ASCII DIGIT (RFC 9110 §10.2.3); str.isdigit() accepts far more.
+    assert parse_retry_after(value) is None
+
+
+def test_ascii_delay_seconds_still_read() -> None:
+    assert [parse_retry_after(v) for v in ("0", " 7 ", b"120", "0042")] == [0, 7, 120, 42]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from page_parsing import REQUEST_ID, Node, parse_page, problem_script
 
-from gatewayerrors import Evidence, GatewayError, RequestInfo, Translator, catalog
+from gatewayerrors import GatewayError, catalog
 from gatewayerrors._pages import (
     _CSS,
     AUTO_RETRY_MAX,
@@ -26,6 +26,7 @@ from gatewayerrors._pages import (
     script_json,
 )
 from gatewayerrors._render import uri_path
+from gatewayerrors.core import Evidence, RequestInfo, Translator
 
 PAGE_BUDGET = 7 * 1024
 HTML = "text/html"

@@ -12,15 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import (
-    ErrorResponse,
-    GatewayTimeout,
-    RequestInfo,
-    ServiceUnavailable,
-    Translator,
-    catalog,
-)
-from gatewayerrors._render import PROBLEM_XML_NAMESPACE, reason_phrase, xml_text
+from gatewayerrors import GatewayTimeout, ServiceUnavailable, catalog
+from gatewayerrors._render import PROBLEM_XML_NAMESPACE, instance_path, reason_phrase, xml_text
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 NS = "{urn:ietf:rfc:7807}"
 ACCEPT = {
@@ -307,8 +301,30 @@ def test_xml_drops_forbidden_characters_and_keeps_allowed_ones() -> None:
 
 
 def test_instance_is_a_uri_reference() -> None:
+    # A decoded path: its "%" is a literal one, escaped like every other character.
     body = orjson.loads(translate(GatewayTimeout(), "json", path="/a b/é/100%/ok%2F").body)
-    assert body["instance"] == "/a%20b/%C3%A9/100%25/ok%2F"
+    assert body["instance"] == "/a%20b/%C3%A9/100%25/ok%252F"
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path", "instance"),
+    [
+        ("/a/%XX", "/a/%25XX", "/a/%25XX"),  # the raw path is the exact one
+        ("/a/b", "/a%2Fb", "/a%2Fb"),
+        ("/a/\ufffd", "/a/%FF", "/a/%FF"),  # not UTF-8: decoded as servers do
+        ("/café", "/caf%C3%A9", "/caf%C3%A9"),
+        ("/café", "/café", "/caf%C3%A9"),  # a raw path that is not ASCII is escaped
+        ("/app/a b", "/a%20b", "/app/a%20b"),  # a prefix the server added (root_path)
+        ("/x/%XX", "/elsewhere", "/x/%25XX"),  # no match: the decoded path, encoded
+        ("/x/%XX", None, "/x/%25XX"),
+        ("/x", "", "/x"),
+    ],
+)
+def test_instance_path_prefers_the_raw_path(path: str, raw_path: str | None, instance: str) -> None:
+    assert instance_path(path, raw_path) == instance
+    response = Translator().translate(GatewayTimeout(), RequestInfo(path=path, raw_path=raw_path))
+    assert response is not None
+    assert orjson.loads(response.body)["instance"] == instance
 
 
 def test_lone_surrogate_in_path_still_gets_problem_json() -> None:
