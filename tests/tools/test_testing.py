@@ -16,7 +16,7 @@ import pytest
 
 from gatewayerrors.testing import FaultyUpstreams
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 

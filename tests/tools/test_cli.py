@@ -13,7 +13,7 @@ import pytest
 from gatewayerrors import catalog
 from gatewayerrors._tools.catalog_docs import render_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).with_name("gatewayerrors")
 MODULE = [sys.executable, "-m", "gatewayerrors"]
 COMMANDS = ("demo", "preview", "catalog")

@@ -19,7 +19,7 @@ from gatewayerrors.testing import FaultyUpstreams
 
 pytestmark = pytest.mark.server
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 UPSTREAM = "http://orders.internal/orders/"
 
 

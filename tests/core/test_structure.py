@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "gatewayerrors"
+PACKAGE = Path(__file__).resolve().parents[2] / "gatewayerrors"
 
 
 def module_name(path: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_project"
+PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_project"
 
 
 def run_with_settings(tmp_path: Path, extra: str, *args: str) -> subprocess.CompletedProcess[str]:
