@@ -46,10 +46,10 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
 )
-from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
-from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
-from django.utils.log import log_response  # type: ignore[import-untyped]
-from django.utils.module_loading import import_string  # type: ignore[import-untyped]
+from django.http.multipartparser import MultiPartParserError
+from django.utils.encoding import repercent_broken_unicode
+from django.utils.log import log_response
+from django.utils.module_loading import import_string
 
 from .._error import UpstreamFailure
 from .._pages import page_context

@@ -1,7 +1,8 @@
 """Odd input from outside (an upstream's header, a path, an Accept) through every adapter.
 
-The same app as test_customization_adapters.py, on the same real servers (uvicorn for ASGI,
-waitress for WSGI, Flask and Django), with this module's own failing upstreams.
+The same app as the contract suite (tests/helpers/adapter_servers.py, servers from
+tests/adapters/conftest.py: uvicorn for ASGI, waitress for WSGI, Flask and Django), with this
+module's own failing upstreams (its ``urls`` fixture).
 """
 
 from __future__ import annotations
@@ -14,23 +15,13 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
-import test_customization_adapters as shared
+from adapter_servers import Adapter, asgi_app, fetch, wsgi_app
 from asgi_servers import serve
+from page_parsing import parse_page, problem_script
 from rfc3986_validator import validate_rfc3986
-from test_customization_adapters import Adapter, fetch
-from test_pages import parse_page, problem_script
 from wsgi_servers import serve_asgi
 
 from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
-
-# The four-adapter fixtures are shared with test_customization_adapters.py: pytest finds
-# fixtures by their name in the module, so binding them here makes them available.
-adapter = shared.adapter
-asgi_adapter = shared.asgi_adapter
-wsgi_adapter = shared.wsgi_adapter
-flask_adapter = shared.flask_adapter
-django_adapter = shared.django_adapter
-client = shared.client
 
 pytestmark = pytest.mark.server
 
@@ -165,7 +156,7 @@ def test_the_same_path_gives_the_same_instance_on_every_adapter(
 @pytest.fixture(scope="module")
 def wsgiref_url(urls: dict[str, str]) -> Iterator[str]:
     """The WSGI adapter under the stdlib's wsgiref, which sets no REQUEST_URI."""
-    app = GatewayErrorsWSGIMiddleware(shared.wsgi_app(urls), service="shop")
+    app = GatewayErrorsWSGIMiddleware(wsgi_app(urls), service="shop")
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -218,7 +209,7 @@ def test_django_under_asgi_gives_the_same_instance(
 @pytest.fixture(scope="module")
 def hypercorn_url(urls: dict[str, str]) -> Iterator[str]:
     """The ASGI adapter under hypercorn (another server's raw_path)."""
-    with serve(GatewayErrorsMiddleware(shared.asgi_app(urls), service="shop"), "hypercorn") as s:
+    with serve(GatewayErrorsMiddleware(asgi_app(urls), service="shop"), "hypercorn") as s:
         yield s.url
 
 

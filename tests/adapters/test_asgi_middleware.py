@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, ForwardRef
 
 import pytest
@@ -19,7 +19,7 @@ import gatewayerrors
 import gatewayerrors.core
 from gatewayerrors import GatewayErrorsMiddleware, ServiceUnavailable, Settings, SettingsOptions
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 def refused() -> ConnectionRefusedError:
@@ -283,10 +283,10 @@ def test_head_gets_headers_and_no_body() -> None:
 def test_on_error_hook_gets_the_error_and_exception(hook_kind: str) -> None:
     calls: list[Any] = []
 
-    def sync_hook(error: Any, exc: BaseException) -> None:
+    def sync_hook(error: Any, exc: BaseException | None) -> None:
         calls.append((error.code, exc))
 
-    async def async_hook(error: Any, exc: BaseException) -> None:
+    async def async_hook(error: Any, exc: BaseException | None) -> None:
         await asyncio.sleep(0)
         calls.append((error.code, exc))
 
@@ -299,7 +299,7 @@ def test_on_error_hook_gets_the_error_and_exception(hook_kind: str) -> None:
 
 
 def test_a_failing_hook_does_not_change_the_response(caplog: pytest.LogCaptureFixture) -> None:
-    def hook(error: Any, exc: BaseException) -> None:
+    def hook(error: Any, exc: BaseException | None) -> None:
         raise RuntimeError("hook bug")
 
     with caplog.at_level(logging.ERROR, "gatewayerrors"):

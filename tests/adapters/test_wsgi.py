@@ -48,6 +48,18 @@ class TrackedBody:
         self.closed.append(self.name)
 
 
+def no_write(data: bytes) -> object:
+    """The ``write`` callable of a start_response that discards what it is given."""
+    return None
+
+
+def no_start_response(
+    status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
+) -> Callable[[bytes], object]:
+    """A start_response for calling a WSGI app by hand, answer unused."""
+    return no_write
+
+
 def generator_body(upstreams: Any, closed: list[str], path: str) -> Iterator[bytes]:
     """A generator body (the middleware guards these without a class instance)."""
     try:
@@ -157,14 +169,15 @@ def test_list_and_file_wrapper_bodies_are_returned_unchanged() -> None:
         return body
 
     middleware = GatewayErrorsWSGIMiddleware(app)
-    assert middleware({"PATH_INFO": "/"}, lambda *a: None) is body
+    assert middleware({"PATH_INFO": "/"}, no_start_response) is body
 
     class FileWrapper:
         pass
 
     wrapped = FileWrapper()
     middleware = GatewayErrorsWSGIMiddleware(lambda environ, start_response: wrapped)  # type: ignore[arg-type, return-value, unused-ignore]
-    assert middleware({"wsgi.file_wrapper": FileWrapper}, lambda *a: None) is wrapped
+    answer: object = middleware({"wsgi.file_wrapper": FileWrapper}, no_start_response)
+    assert answer is wrapped
 
 
 def test_close_reaches_the_body_even_when_never_iterated() -> None:
@@ -172,7 +185,7 @@ def test_close_reaches_the_body_even_when_never_iterated() -> None:
     middleware = GatewayErrorsWSGIMiddleware(
         lambda environ, start_response: TrackedBody([b"x"], closed, "never-iterated")
     )
-    body = middleware({}, lambda *a: None)
+    body = middleware({}, no_start_response)
     body.close()  # type: ignore[attr-defined, unused-ignore]
     assert closed == ["never-iterated"]
 
@@ -296,7 +309,7 @@ def test_closing_a_guarded_generator_closes_the_app_generator() -> None:
     def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         return generator_body(None, closed, "/gen/ok")
 
-    body = GatewayErrorsWSGIMiddleware(app)({}, lambda *a: None)
+    body = GatewayErrorsWSGIMiddleware(app)({}, no_start_response)
     assert next(iter(body)) == b"hel"
     body.close()  # type: ignore[attr-defined, unused-ignore]
     assert closed == ["/gen/ok"]
@@ -368,8 +381,16 @@ def test_instance_is_the_full_path_decoded_as_utf8(upstreams: Any, hx: httpx.Cli
     # would give /caf%C3%83%C2%A9.
     assert response.json()["instance"] == "/caf%C3%A9"
     captured: list[str] = []
+
+    def capture(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
+    ) -> Callable[[bytes], object]:
+        captured.append(status)
+        return no_write
+
     body = GatewayErrorsWSGIMiddleware(app)(
-        {"SCRIPT_NAME": "/api", "PATH_INFO": "/x"}, lambda status, *a: captured.append(status)
+        {"SCRIPT_NAME": "/api", "PATH_INFO": "/x"},
+        capture,
     )
     assert captured == ["502 Bad Gateway"]
     assert json.loads(b"".join(body))["instance"] == "/api/x"

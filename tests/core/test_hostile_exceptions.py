@@ -41,7 +41,7 @@ class UnloggableError(Exception):
 class EndlessArgsError(Exception):
     """``args`` is an endless iterator (walking it used to allocate until MemoryError)."""
 
-    @property  # type: ignore[override]
+    @property
     def args(self) -> Iterator[int]:  # type: ignore[override]
         return itertools.count()
 

@@ -300,7 +300,8 @@ def test_style_that_raises_gives_a_minimal_response_and_logs(
 
 
 def test_style_returning_garbage_gives_a_minimal_response() -> None:
-    translator = Translator(style=lambda error, fmt, request: ("text/plain", 42))
+    # A body that is not bytes or str: the wrong type on purpose.
+    translator = Translator(style=lambda error, fmt, request: ("text/plain", 42))  # type: ignore[arg-type, return-value]
     response = translator.translate(GatewayTimeout(), RequestInfo())
     assert response is not None
     assert_minimal(response, 504)

@@ -21,9 +21,15 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A separate pytest run, as a user's project runs its suite."""
+    """A separate pytest run, as a user's project runs its suite.
+
+    ``--no-cov``: a nested run in this repository would start pytest-cov again, which erases
+    the coverage data that this run's subprocesses wrote. The nested run is still measured (as
+    every subprocess is, see [tool.coverage.run] in pyproject.toml).
+    """
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", *args],
+        [*command, "--no-cov", *args],
         capture_output=True,
         text=True,
         timeout=180,
