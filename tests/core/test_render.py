@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatewayerrors import GatewayTimeout, ServiceUnavailable, catalog
-from gatewayerrors._render import PROBLEM_XML_NAMESPACE, instance_path, reason_phrase, xml_text
+from gatewayerrors._render import (
+    PROBLEM_XML_NAMESPACE,
+    instance_path,
+    reason_phrase,
+    uri_reference,
+    xml_text,
+)
 from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 NS = "{urn:ietf:rfc:7807}"
@@ -407,3 +413,32 @@ def test_twitter_style_json_and_xml() -> None:
     assert root[0].text == kind.description
     html_response = translate(exc, "html", translator)
     assert dict(html_response.headers)["content-type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a#b#c", "a#b%23c"),  # RFC 3986 §3.5: a fragment holds no "#"
+        ("http://[v1.fe]/x", "http://[v1.fe]/x"),  # an IPvFuture literal
+        ("http://[::1]/", "http://[::1]/"),
+    ],
+)
+def test_uri_reference_mends_or_keeps(text: str, expected: str) -> None:
+    assert uri_reference(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://[fe80::1%25eth0]/",  # a zone id: ipaddress takes it, RFC 3986 does not
+        "http://[zz]/",
+        "\ud800x y",  # a lone surrogate cannot be UTF-8 encoded
+    ],
+)
+def test_uri_reference_refuses_what_encoding_cannot_mend(text: str) -> None:
+    with pytest.raises(ValueError, match="not a URI reference"):
+        uri_reference(text)
+
+
+def test_reason_phrase_of_an_unregistered_status() -> None:
+    assert (reason_phrase(502), reason_phrase(599)) == ("Bad Gateway", "Error")

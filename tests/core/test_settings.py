@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from rfc3986_validator import validate_rfc3986
 
 from gatewayerrors import Settings, catalog
+from gatewayerrors._settings import SettingsError, resolve_settings
 from gatewayerrors.core import RequestInfo, Translator
 
 
@@ -171,3 +172,37 @@ def test_any_accepted_type_base_makes_a_uri_reference(type_base: str) -> None:
     except ValueError:
         return
     assert validate_rfc3986(sent + "connection_refused", rule="URI_reference")
+
+
+# Each wrong value is refused when the settings are built, with the option named.
+REFUSED_AT_BUILD = {
+    "service": 42,
+    "classifier": 42,
+    "format_param": "two words",
+    "request_id_header": "bad header",
+    "on_error": 5,
+    "logger_name": " ",
+    "debug": "yes",
+    "overrides": ["connection_refused"],
+}
+
+
+@pytest.mark.parametrize(("name", "value"), REFUSED_AT_BUILD.items(), ids=list(REFUSED_AT_BUILD))
+def test_a_wrong_value_is_refused_with_the_option_named(name: str, value: object) -> None:
+    options: dict[str, Any] = {name: value}
+    with pytest.raises(SettingsError, match=name) as refused:
+        Settings(**options)
+    assert refused.value.option == name
+
+
+def test_overrides_texts_must_be_a_mapping() -> None:
+    with pytest.raises(SettingsError, match=r"overrides\['connection_refused'\]"):
+        Settings(overrides={"connection_refused": "a title"})  # type: ignore[dict-item]
+
+
+def test_an_adapter_takes_a_settings_object_or_options_not_anything_else() -> None:
+    assert resolve_settings(None, {"service": "api"}) == Settings(service="api")
+    with pytest.raises(TypeError, match="not both"):
+        resolve_settings(Settings(), {"service": "api"})
+    with pytest.raises(TypeError, match="must be a gatewayerrors Settings"):
+        resolve_settings({"service": "api"}, {})  # type: ignore[arg-type]
