@@ -47,6 +47,12 @@ class RequestInfo(NamedTuple):
     """The incoming request-id header's value, if any (validated before use)."""
     native: Any = None
     """The framework's own request object (scope, environ, request), for user callables."""
+    client: str | None = None
+    """The connection's peer address (ASGI ``scope["client"]``, WSGI ``REMOTE_ADDR``)."""
+    forwarded_for: str | None = None
+    """The ``X-Forwarded-For`` header, believed only from ``trusted_proxies``."""
+    bypass_token: str | None = None
+    """The ``X-Maintenance-Bypass`` header (checked against ``maintenance_bypass_token``)."""
 
 
 class ErrorResponse(NamedTuple):

@@ -143,6 +143,8 @@ class GatewayErrorsMiddleware:
             get = scope.get
             accept = None
             request_id = None
+            forwarded = None
+            bypass = None
             request_id_header = self._request_id_header
             # Not (bytes, bytes) pairs: what was read before the odd one is kept.
             with contextlib.suppress(Exception):
@@ -152,9 +154,16 @@ class GatewayErrorsMiddleware:
                         accept = text if accept is None else f"{accept}, {text}"
                     elif name == request_id_header:
                         request_id = value.decode("latin-1")
+                    elif name == b"x-forwarded-for":
+                        text = value.decode("latin-1")
+                        forwarded = text if forwarded is None else f"{forwarded}, {text}"
+                    elif name == b"x-maintenance-bypass":
+                        bypass = value.decode("latin-1")
             method = get("method")
             path = get("path")
             query = get("query_string")
+            client = get("client")
+            host = client[0] if isinstance(client, (tuple, list)) and client else None
             return RequestInfo(
                 method if isinstance(method, str) and method else "GET",
                 path if isinstance(path, str) and path else "/",
@@ -162,6 +171,9 @@ class GatewayErrorsMiddleware:
                 accept,
                 request_id,
                 scope,
+                host if isinstance(host, str) else None,
+                forwarded,
+                bypass,
             )
         except Exception:  # not even a mapping
             return RequestInfo(native=scope)

@@ -143,6 +143,11 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
         request_id = None
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
+        client, forwarded, bypass = (
+            meta.get("REMOTE_ADDR"),
+            meta.get("HTTP_X_FORWARDED_FOR"),
+            meta.get("HTTP_X_MAINTENANCE_BYPASS"),
+        )
         return RequestInfo(
             method if isinstance(method, str) and method else "GET",
             path if isinstance(path, str) and path else "/",
@@ -150,6 +155,9 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             request,
+            client if isinstance(client, str) and client else None,
+            forwarded if isinstance(forwarded, str) and forwarded else None,
+            bypass if isinstance(bypass, str) and bypass else None,
         )
     except Exception:
         return RequestInfo(native=request)

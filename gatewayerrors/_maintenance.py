@@ -1,0 +1,153 @@
+"""The maintenance switch: a store's state kept in memory, refreshed in the background.
+
+A request never reads the store: it reads one attribute of :class:`MaintenanceSwitch` (the
+last state refreshed) and compares the window with ``time.time()``. A daemon thread reads the
+store every ``interval`` seconds; it starts with the app (when the translator is built), is
+restarted in a child after ``fork`` (gunicorn's ``--preload`` forks workers from a process
+whose threads do not survive the fork), and is stopped at process exit.
+
+Never worse than no store: when a read fails (unreachable, timeout, garbage) the last known
+state is kept for ``grace`` seconds after the last good read, then the switch is off until the
+store answers again. A store outage is logged once when it starts and once when it ends, never
+per refresh or per request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._maintenance_state import MaintenanceState, MaintenanceStore
+
+__all__ = ["MaintenanceSwitch"]
+
+_switches: weakref.WeakSet[MaintenanceSwitch] = weakref.WeakSet()
+
+
+class MaintenanceSwitch:
+    """A store's maintenance state, in memory for requests, refreshed by a background thread."""
+
+    def __init__(
+        self,
+        store: MaintenanceStore,
+        *,
+        interval: float = 0.5,
+        grace: float = 60.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.grace = grace
+        self.logger = logger or logging.getLogger("gatewayerrors")
+        self.state: MaintenanceState | None = None
+        """The state requests see: the last one read (None: off, or not read yet)."""
+        self.refreshes = 0
+        """How many times the store was read (a counter, for tests and metrics)."""
+        self.failing = False
+        """True while the store cannot be read."""
+        self._last_good = time.monotonic()
+        self._expired = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        _switches.add(self)
+
+    # -- the request path: memory only ---------------------------------------------------
+
+    def active(self) -> MaintenanceState | None:
+        """The state when maintenance is on right now, else None. Reads no store."""
+        state = self.state
+        if state is None or not state.active_at(time.time()):
+            return None
+        return state
+
+    # -- the background ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the refresher thread (one refresh first, in it), unless it runs already."""
+        with self._start_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="gatewayerrors-maintenance", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the refresher thread and wait for it (at most ``timeout`` seconds)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            self._stop.wait(self.interval)
+
+    def refresh(self) -> None:
+        """Read the store once and update the state. Never raises."""
+        self.refreshes += 1
+        try:
+            state = self.store.read()
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self.state = state
+        self._last_good = time.monotonic()
+        self._expired = False
+        if self.failing:
+            self.failing = False
+            self.logger.warning("gatewayerrors: maintenance store %r answers again", self.store)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self.failing:
+            self.failing = True
+            # The exception's class only: its message may hold a host, a port or a password.
+            self.logger.warning(
+                "gatewayerrors: maintenance store %r cannot be read (%s); keeping the last "
+                "known state for %ss",
+                self.store,
+                type(exc).__name__,
+                self.grace,
+            )
+        if not self._expired and time.monotonic() - self._last_good > self.grace:
+            self._expired = True
+            if self.state is not None:
+                self.state = None
+                self.logger.warning(
+                    "gatewayerrors: maintenance store %r still unreadable after %ss; "
+                    "maintenance mode is off until it answers",
+                    self.store,
+                    self.grace,
+                )
+
+    def _after_fork(self) -> None:
+        # Only the forking thread survives a fork: a refresher that ran in the parent is gone.
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+        if self._thread is not None:
+            self._thread = None
+            self.start()
+
+
+def _restart_after_fork() -> None:
+    for switch in list(_switches):
+        switch._after_fork()
+
+
+def _stop_all() -> None:
+    for switch in list(_switches):
+        switch.stop(timeout=1.0)
+
+
+os.register_at_fork(after_in_child=_restart_after_fork)
+atexit.register(_stop_all)
