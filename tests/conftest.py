@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from redis_server import RedisServer
 
 pytest_plugins = ["gatewayerrors.testing"]

@@ -113,9 +113,7 @@ class RedisServer:
             stats = client.info("commandstats")
         finally:
             client.close()
-        return {
-            name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()
-        }
+        return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
     def close(self) -> None:
         """Stop the server and remove its working directory."""

@@ -89,7 +89,8 @@ def test_retry_after_is_the_time_left_in_the_window_and_the_page_says_when_it_en
 def test_retry_after_is_bounded_by_max_retry_after(translators: list[Translator]) -> None:
     store = MemoryStore(MaintenanceState(end=now() + timedelta(hours=6)))
     found = answer(translator_for(translators, store, max_retry_after=3600))
-    assert found is not None and found["retry"] == "3600"
+    assert found is not None
+    assert found["retry"] == "3600"
 
 
 def test_the_operators_retry_after_and_message_win(translators: list[Translator]) -> None:
@@ -146,7 +147,8 @@ def test_garbage_keeps_the_last_state_during_the_grace_period_logged_once(
     with caplog.at_level(logging.WARNING, "gatewayerrors"):
         switch.refresh()
         switch.refresh()
-    assert switch.active() is None and not switch.failing
+    assert switch.active() is None
+    assert not switch.failing
     assert [r.getMessage().endswith("answers again") for r in caplog.records] == [False, True]
 
 
