@@ -16,7 +16,7 @@ from gatewayerrors._tools.catalog_docs import render_markdown
 ROOT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).with_name("gatewayerrors")
 MODULE = [sys.executable, "-m", "gatewayerrors"]
-COMMANDS = ("demo", "preview", "catalog")
+COMMANDS = ("demo", "preview", "catalog", "maintenance")
 REST_MARKUP = ("``", ":class:", ":mod:", ":func:", ":meth:", "::")
 
 
@@ -66,7 +66,7 @@ def test_no_command_is_a_usage_error(command: list[str], prog: str) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"usage: {prog} ")
-    assert lines[-1] == f"{prog}: error: missing command: choose one of demo, preview, catalog"
+    assert lines[-1] == f"{prog}: error: missing command: choose one of {', '.join(COMMANDS)}"
 
 
 def test_an_unknown_command_lists_the_commands() -> None:

@@ -22,7 +22,12 @@ RUNTIME = (
     "gatewayerrors.django",
     "gatewayerrors.starlette",
 )
-TOOLING = ("gatewayerrors._tools", "gatewayerrors.testing", "gatewayerrors.__main__")
+TOOLING = (
+    "gatewayerrors._tools",
+    "gatewayerrors.testing",
+    "gatewayerrors.__main__",
+    "gatewayerrors.django.management",  # manage.py commands: tools run by an operator
+)
 TOOLING_ONLY_LIBRARIES = ("pytest", "trustme", "uvicorn")
 
 
