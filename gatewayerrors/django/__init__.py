@@ -124,7 +124,9 @@ def _settings() -> Settings:
 def _forget_translator(*, setting: str, **kwargs: Any) -> None:
     global _translator
     if setting in (SETTINGS_NAME, "DEBUG"):
-        _translator = None
+        old, _translator = _translator, None
+        if old is not None and old.maintenance_switch is not None:
+            old.maintenance_switch.stop()  # its refresher would poll on for nobody
 
 
 setting_changed.connect(_forget_translator, dispatch_uid="gatewayerrors.django")
