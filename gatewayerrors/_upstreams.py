@@ -112,9 +112,11 @@ def _address(link: BaseException) -> tuple[str, int | None] | None:
             found = _from_url(url)
             if found is not None:
                 return found
-    for name in ("pool", "conn"):  # urllib3: MaxRetryError.pool, NewConnectionError.conn
+    # urllib3: MaxRetryError keeps ``pool`` on the instance; NewConnectionError keeps ``conn``
+    # (its class-level ``pool`` is a deprecated alias that warns).
+    for name in ("pool", "conn"):
         try:
-            owner = getattr(link, name, None)
+            owner = link.__dict__.get(name) if name == "pool" else getattr(link, name, None)
         except Exception:
             continue
         if owner is not None:
