@@ -614,6 +614,7 @@ class Classifier:
         # This runs on every translated error: no helper calls per link in the common case.
         best: Evidence | None = None
         upstream_retry: int | None = None
+        breaker_retry: int | None = None
         chain: list[BaseException] = [exc]
         seen = {id(exc)}
         cached = self._cache.get
@@ -638,6 +639,8 @@ class Classifier:
                     best = found
                 if found.specificity == STATUS and upstream_retry is None:
                     upstream_retry = found.retry_after
+                elif found.specificity == BREAKER and breaker_retry is None:
+                    breaker_retry = found.retry_after
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
@@ -660,15 +663,17 @@ class Classifier:
                 ):
                     seen.add(id(candidate))
                     chain.append(candidate)
-        if (
-            best is not None
-            and upstream_retry is not None
-            and (best.retry_after is None or best.specificity == BREAKER)
-        ):
-            # Retry-After precedence: the upstream's own word beats a breaker's reopen time
-            # (a trial call before the upstream said it is back would only reopen it) and fills
-            # in for evidence without one; an app's explicit retry_after stays its own.
-            best = best._replace(retry_after=upstream_retry)
+        if best is not None and (upstream_retry is not None or breaker_retry is not None):
+            # Retry-After precedence: the upstream's own word, then the breaker's reopen time
+            # (a trial call before the upstream said it is back would only reopen the circuit).
+            # They fill in for evidence without a Retry-After (an app's ServiceUnavailable
+            # raised from a breaker error); an app's explicit retry_after stays its own.
+            if upstream_retry is not None and (
+                best.retry_after is None or best.specificity == BREAKER
+            ):
+                best = best._replace(retry_after=upstream_retry)
+            elif best.retry_after is None:
+                best = best._replace(retry_after=breaker_retry)
         return best
 
     def known_exception_classes(self) -> list[type[BaseException]]:

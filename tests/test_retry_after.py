@@ -126,3 +126,29 @@ def test_bad_jitter_fails_at_startup(value: Any) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings(retry_after_jitter=value)
     assert caught.value.option == "retry_after_jitter"
+
+
+def test_an_apps_own_error_raised_from_a_breaker_keeps_the_reopen_time(
+    upstreams: Upstreams,
+) -> None:
+    breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=90))
+
+    async def call() -> None:
+        async with httpx.AsyncClient(timeout=2) as client:
+            await client.get(upstreams.refused_url)
+
+    async def run() -> BaseException:
+        try:
+            await breaker.call_async(call)
+        except aiobreaker.CircuitBreakerError as exc:
+            try:
+                raise ServiceUnavailable(code="circuit_open", upstream="orders") from exc
+            except ServiceUnavailable as own:
+                return own
+        raise AssertionError
+
+    response = Translator().translate(asyncio.run(run()), RequestInfo())
+    assert response is not None
+    assert response.error.upstream == "orders"
+    assert response.error.retry_after is not None
+    assert 85 <= response.error.retry_after <= 90
