@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import Evidence, GatewayError, RequestInfo, Translator, catalog
+from gatewayerrors import GatewayError, catalog
 from gatewayerrors._pages import (
     _CSS,
     AUTO_RETRY_MAX,
@@ -27,6 +27,7 @@ from gatewayerrors._pages import (
     script_json,
 )
 from gatewayerrors._render import uri_path
+from gatewayerrors.core import Evidence, RequestInfo, Translator
 
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr", "area", "base", "col"}
 PAGE_BUDGET = 7 * 1024
