@@ -8,7 +8,8 @@ than the rounding.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import aiobreaker
@@ -26,6 +27,9 @@ from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
 
 OPEN_FOR = 600
+
+# aiobreaker 1.2 calls datetime.utcnow(), deprecated since Python 3.12: its warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
 
 
 def classify(exc: BaseException) -> Evidence:
@@ -115,6 +119,35 @@ def test_aiobreaker(upstreams: Upstreams) -> None:
     assert classify(first).code == "connection_refused"
     assert isinstance(tripped, aiobreaker.CircuitBreakerError)
     assert isinstance(tripped.__cause__, httpx.ConnectError)  # raised "from" the failure
+    assert_open(tripped)
+    assert_open(rejected)
+
+
+@pytest.fixture(params=["EAST-3", "WEST+5"], ids=["UTC+3", "UTC-5"])
+def local_time_zone(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The process's local time zone set away from UTC (POSIX TZ strings need no tzdata)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_aiobreaker_away_from_utc(upstreams: Upstreams, local_time_zone: str) -> None:
+    # aiobreaker stamps opened_at in UTC and subtracts local time: east of UTC its
+    # reopen_time is None, west of UTC its time_remaining is hours off. Ours is neither.
+    breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=OPEN_FOR))
+
+    async def orders() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return await client.get(upstreams.refused_url)
+
+    async def run() -> list[BaseException]:
+        return await afailures(lambda: breaker.call_async(orders), 2)
+
+    tripped, rejected = asyncio.run(run())
     assert_open(tripped)
     assert_open(rejected)
 

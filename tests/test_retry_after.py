@@ -18,6 +18,9 @@ from gatewayerrors._types import RequestInfo
 
 DRAWS = 2000
 
+# aiobreaker 1.2 calls datetime.utcnow(), deprecated since Python 3.12: its warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
+
 
 def upstream_503(upstreams: Upstreams, retry_after: str = "7") -> httpx.HTTPStatusError:
     try:
