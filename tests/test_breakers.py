@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import aiobreaker
 import circuitbreaker
@@ -92,6 +93,34 @@ def test_pybreaker_trip_and_open(upstreams: Upstreams) -> None:
     assert "still open" in str(rejected)
     assert_open(tripped)
     assert_open(rejected)
+
+
+class CountingStorage(pybreaker.CircuitMemoryStorage):
+    """A storage of one's own (as Redis storage is): each read of opened_at is counted."""
+
+    reads = 0
+
+    @property
+    def opened_at(self) -> Any:
+        CountingStorage.reads += 1
+        return pybreaker.CircuitMemoryStorage.opened_at.fget(self)  # type: ignore[attr-defined]
+
+    @opened_at.setter
+    def opened_at(self, value: Any) -> None:
+        pybreaker.CircuitMemoryStorage.opened_at.fset(self, value)  # type: ignore[attr-defined]
+
+
+def test_pybreaker_with_another_storage_costs_no_read(upstreams: Upstreams) -> None:
+    # A remote storage's opened_at is a network round trip: the error path does not make it,
+    # and answers with reset_timeout, the longest the breaker can stay open.
+    storage = CountingStorage(pybreaker.STATE_CLOSED)
+    breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR, state_storage=storage)
+    [_, rejected] = failures(
+        lambda: breaker.call(requests.get, upstreams.refused_url, timeout=2), 2
+    )
+    reads = CountingStorage.reads
+    assert classify(rejected).retry_after == OPEN_FOR
+    assert CountingStorage.reads == reads
 
 
 def test_pybreaker_decorator(upstreams: Upstreams) -> None:
