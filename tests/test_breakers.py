@@ -41,7 +41,7 @@ def classify(exc: BaseException) -> Evidence:
 
 def failures(call: Callable[[], object], count: int) -> list[BaseException]:
     """The exceptions of ``count`` calls (each must raise)."""
-    raised = []
+    raised: list[BaseException] = []
     for _ in range(count):
         with pytest.raises(Exception) as caught:
             call()
@@ -50,7 +50,7 @@ def failures(call: Callable[[], object], count: int) -> list[BaseException]:
 
 
 async def afailures(call: Callable[[], Awaitable[object]], count: int) -> list[BaseException]:
-    raised = []
+    raised: list[BaseException] = []
     for _ in range(count):
         with pytest.raises(Exception) as caught:
             await call()
@@ -67,11 +67,13 @@ def assert_open(exc: BaseException, within: int = OPEN_FOR) -> None:
 
 
 def test_circuitbreaker(upstreams: Upstreams) -> None:
-    @circuitbreaker.circuit(
-        failure_threshold=2, recovery_timeout=OPEN_FOR, expected_exception=httpx.HTTPError
-    )
-    def orders() -> httpx.Response:
+    def fetch() -> httpx.Response:
         return httpx.get(upstreams.refused_url, timeout=2)
+
+    # The decorator, applied by hand (circuitbreaker ships no type hints).
+    orders: Callable[[], httpx.Response] = circuitbreaker.circuit(
+        failure_threshold=2, recovery_timeout=OPEN_FOR, expected_exception=httpx.HTTPError
+    )(fetch)
 
     first, second, third = failures(orders, 3)
     assert classify(first).code == classify(second).code == "connection_refused"

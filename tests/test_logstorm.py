@@ -62,8 +62,12 @@ def log() -> Iterator[io.StringIO]:
 def records() -> Iterator[list[logging.LogRecord]]:
     """Every record of the ``storm`` logger."""
     found: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = found.append  # type: ignore[method-assign]
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(record)
+
+    handler = Collect(logging.DEBUG)
     logger = logging.getLogger("storm")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
