@@ -20,12 +20,12 @@ import purgatory
 import pybreaker
 import pytest
 import requests
-from upstreams import Upstreams
 
 from gatewayerrors._classify import default_classifier
 from gatewayerrors._error import Evidence
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
+from gatewayerrors.testing import FaultyUpstreams
 
 OPEN_FOR = 600
 
@@ -66,7 +66,7 @@ def assert_open(exc: BaseException, within: int = OPEN_FOR) -> None:
     assert within - 5 <= evidence.retry_after <= within
 
 
-def test_circuitbreaker(upstreams: Upstreams) -> None:
+def test_circuitbreaker(upstreams: FaultyUpstreams) -> None:
     def fetch() -> httpx.Response:
         return httpx.get(upstreams.refused_url, timeout=2)
 
@@ -81,7 +81,7 @@ def test_circuitbreaker(upstreams: Upstreams) -> None:
     assert_open(third)
 
 
-def test_pybreaker_trip_and_open(upstreams: Upstreams) -> None:
+def test_pybreaker_trip_and_open(upstreams: FaultyUpstreams) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=OPEN_FOR)
 
     def orders() -> requests.Response:
@@ -112,7 +112,7 @@ class CountingStorage(pybreaker.CircuitMemoryStorage):
         pybreaker.CircuitMemoryStorage.opened_at.fset(self, value)  # type: ignore[attr-defined]
 
 
-def test_pybreaker_with_another_storage_costs_no_read(upstreams: Upstreams) -> None:
+def test_pybreaker_with_another_storage_costs_no_read(upstreams: FaultyUpstreams) -> None:
     # A remote storage's opened_at is a network round trip: the error path does not make it,
     # and answers with reset_timeout, the longest the breaker can stay open.
     storage = CountingStorage(pybreaker.STATE_CLOSED)
@@ -125,7 +125,7 @@ def test_pybreaker_with_another_storage_costs_no_read(upstreams: Upstreams) -> N
     assert CountingStorage.reads == reads
 
 
-def test_pybreaker_decorator(upstreams: Upstreams) -> None:
+def test_pybreaker_decorator(upstreams: FaultyUpstreams) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR)
 
     @breaker
@@ -136,7 +136,7 @@ def test_pybreaker_decorator(upstreams: Upstreams) -> None:
         assert_open(exc)
 
 
-def test_aiobreaker(upstreams: Upstreams) -> None:
+def test_aiobreaker(upstreams: FaultyUpstreams) -> None:
     breaker = aiobreaker.CircuitBreaker(fail_max=2, timeout_duration=timedelta(seconds=OPEN_FOR))
 
     async def orders() -> httpx.Response:
@@ -166,7 +166,7 @@ def local_time_zone(
     time.tzset()
 
 
-def test_aiobreaker_away_from_utc(upstreams: Upstreams, local_time_zone: str) -> None:
+def test_aiobreaker_away_from_utc(upstreams: FaultyUpstreams, local_time_zone: str) -> None:
     # aiobreaker stamps opened_at in UTC and subtracts local time: east of UTC its
     # reopen_time is None, west of UTC its time_remaining is hours off. Ours is neither.
     breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=OPEN_FOR))
@@ -183,7 +183,7 @@ def test_aiobreaker_away_from_utc(upstreams: Upstreams, local_time_zone: str) ->
     assert_open(rejected)
 
 
-def test_purgatory_sync(upstreams: Upstreams) -> None:
+def test_purgatory_sync(upstreams: FaultyUpstreams) -> None:
     factory = purgatory.SyncCircuitBreakerFactory(default_threshold=2, default_ttl=OPEN_FOR)
 
     def orders() -> requests.Response:
@@ -197,7 +197,7 @@ def test_purgatory_sync(upstreams: Upstreams) -> None:
     assert_open(again)  # purgatory raises one object again and again: its traceback grows
 
 
-def test_purgatory_async(upstreams: Upstreams) -> None:
+def test_purgatory_async(upstreams: FaultyUpstreams) -> None:
     async def run() -> list[BaseException]:
         factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=1, default_ttl=OPEN_FOR)
 
@@ -212,7 +212,7 @@ def test_purgatory_async(upstreams: Upstreams) -> None:
     assert_open(rejected)
 
 
-def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: Upstreams) -> None:
+def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: FaultyUpstreams) -> None:
     # The call that trips the breaker got a 503 with Retry-After: 120 from the upstream; the
     # breaker would allow a trial after 600 s. The upstream's own word is sent.
     breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=OPEN_FOR))
@@ -232,7 +232,7 @@ def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: Upstr
 
 
 def test_the_response_is_a_503_with_retry_after_and_no_traceback_logged(
-    upstreams: Upstreams, caplog: pytest.LogCaptureFixture
+    upstreams: FaultyUpstreams, caplog: pytest.LogCaptureFixture
 ) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR)
     rejected = failures(lambda: breaker.call(requests.get, upstreams.refused_url, timeout=2), 2)[1]
