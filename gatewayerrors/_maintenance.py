@@ -74,9 +74,11 @@ class MaintenanceSwitch:
         with self._start_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
+            # A stop event per thread: one stopped without a join may still finish its read,
+            # and must not be revived by the next start.
+            self._stop = stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._run, name="gatewayerrors-maintenance", daemon=True
+                target=self._run, args=(stop,), name="gatewayerrors-maintenance", daemon=True
             )
             self._thread.start()
 
@@ -88,10 +90,10 @@ class MaintenanceSwitch:
             thread.join(timeout)
         self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             self.refresh()
-            self._stop.wait(self.interval)
+            stop.wait(self.interval)
 
     def refresh(self) -> None:
         """Read the store once and update the state. Never raises."""

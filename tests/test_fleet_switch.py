@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,3 +242,43 @@ def test_a_forked_worker_gets_its_own_refresher(tmp_path: Path) -> None:
         assert said == b"ok"
     finally:
         switch.stop()
+
+
+def test_asgi_lifespan_starts_and_stops_the_refresher(tmp_path: Path) -> None:
+    """The ASGI lifespan protocol, driven as a server drives it."""
+    import asyncio
+
+    from gatewayerrors import GatewayErrorsMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+
+    middleware = GatewayErrorsMiddleware(app, maintenance_store=f"file://{tmp_path}/m.json")
+    switch = middleware.translator.maintenance_switch
+    assert switch is not None
+    switch.stop()  # as if built without starting: lifespan startup starts it
+    assert switch._thread is None
+
+    async def run() -> list[str]:
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+        for kind in ("lifespan.startup", "lifespan.shutdown"):
+            inbox.put_nowait({"type": kind})
+
+        async def send(message: dict[str, str]) -> None:
+            sent.append(message["type"])
+            if message["type"] == "lifespan.startup.complete":
+                assert switch._thread is not None
+                assert switch._thread.is_alive()
+
+        await middleware({"type": "lifespan"}, inbox.get, send)
+        return sent
+
+    assert asyncio.run(run()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert switch._thread is None
+    assert switch._stop.is_set()
