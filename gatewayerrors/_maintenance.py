@@ -22,8 +22,10 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
+from ._maintenance_state import MaintenanceState, StoreError
+
 if TYPE_CHECKING:
-    from ._maintenance_state import MaintenanceState, MaintenanceStore
+    from ._maintenance_state import MaintenanceStore
 
 __all__ = ["MaintenanceSwitch"]
 
@@ -100,6 +102,8 @@ class MaintenanceSwitch:
         self.refreshes += 1
         try:
             state = self.store.read()
+            if state is not None and not isinstance(state, MaintenanceState):
+                raise StoreError(f"read() returned {type(state).__name__}, not a state")
         except Exception as exc:
             self._failed(exc)
             return

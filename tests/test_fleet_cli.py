@@ -160,3 +160,32 @@ def test_the_django_command_uses_the_projects_store(tmp_path: Path) -> None:
     bad = manage("on", "--until", "2000-01-01T00:00:00Z")
     assert bad.returncode == 2
     assert "is not in the future" in bad.stderr
+
+
+def test_the_django_cache_store_is_shared_between_processes(tmp_path: Path) -> None:
+    """django-cache://default with a cache every process sees (here Django's file cache)."""
+    (tmp_path / "cache_settings.py").write_text(
+        "SECRET_KEY = 'test'\n"
+        "INSTALLED_APPS = ['gatewayerrors.django']\n"
+        "CACHES = {'default': {'BACKEND': 'django.core.cache.backends.filebased.FileBasedCache',"
+        f" 'LOCATION': {str(tmp_path / 'cache')!r}}}}}\n"
+        "GATEWAYERRORS = {'maintenance_store': 'django-cache://default'}\n",
+        "utf-8",
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cache_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", "gatewayerrors_maintenance", *args],
+            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+        )  # fmt: skip
+
+    assert manage("status").stdout == "maintenance: off (no state stored)\n"
+    on = manage("on", "--message", "Cache says hi")
+    assert on.returncode == 0, on.stderr
+    status = manage("status")  # another process, reading the cache
+    assert status.stdout == "maintenance: ON; message: Cache says hi\n"

@@ -189,6 +189,20 @@ def test_a_failing_store_never_reaches_the_request(tmp_path: Path) -> None:
         translator.maintenance_switch.stop()  # type: ignore[union-attr]
 
 
+def test_a_store_object_returning_something_else_is_garbage(tmp_path: Path) -> None:
+    class Sloppy:
+        def read(self) -> object:
+            return {"on": True}
+
+        def write(self, state: MaintenanceState) -> None:
+            pass
+
+    switch = MaintenanceSwitch(Sloppy(), grace=0)  # type: ignore[arg-type]
+    switch.refresh()
+    assert switch.failing
+    assert switch.active() is None  # never a dict on the request path
+
+
 # -- the thread -----------------------------------------------------------------------------
 
 
