@@ -284,7 +284,7 @@ def test_asgi_lifespan_starts_and_stops_the_refresher(tmp_path: Path) -> None:
         for kind in ("lifespan.startup", "lifespan.shutdown"):
             inbox.put_nowait({"type": kind})
 
-        async def send(message: dict[str, str]) -> None:
+        async def send(message: Any) -> None:
             sent.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
                 assert switch._thread is not None
