@@ -47,8 +47,8 @@ class MaintenanceSwitch:
         self.interval = interval
         self.grace = grace
         self.logger = logger or logging.getLogger("gatewayerrors")
-        self.state: MaintenanceState | None = None
-        """The state requests see: the last one read (None: off, or not read yet)."""
+        self._state: MaintenanceState | None = None
+        self._window: tuple[float, float] | None = None
         self.refreshes = 0
         """How many times the store was read (a counter, for tests and metrics)."""
         self.failing = False
@@ -62,12 +62,35 @@ class MaintenanceSwitch:
 
     # -- the request path: memory only ---------------------------------------------------
 
+    def is_active(self) -> bool:
+        """Whether maintenance is on right now. Reads no store: one attribute and the clock."""
+        window = self._window
+        if window is None:  # off, or no state: the usual case costs one attribute read
+            return False
+        return window[0] <= time.time() < window[1]
+
     def active(self) -> MaintenanceState | None:
         """The state when maintenance is on right now, else None. Reads no store."""
         state = self.state
-        if state is None or not state.active_at(time.time()):
-            return None
-        return state
+        return state if state is not None and self.is_active() else None
+
+    @property
+    def state(self) -> MaintenanceState | None:
+        """The state requests see: the last one read (None: none stored, or not read yet)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: MaintenanceState | None) -> None:
+        # The window as two timestamps, computed once per change rather than per request;
+        # set before the state, so that a reader never pairs a new state with an old window.
+        if state is None or not state.on:
+            window = None
+        else:
+            start = float("-inf") if state.start is None else state.start.timestamp()
+            end = float("inf") if state.end is None else state.end.timestamp()
+            window = (start, end)
+        self._window = window
+        self._state = state
 
     # -- the background ------------------------------------------------------------------
 

@@ -192,11 +192,11 @@ class Translator:
             return lambda: True
         switch = self.maintenance_switch
         if switch is not None:
-            shared = switch.active  # memory only: the store is read in the background
+            shared = switch.is_active  # memory only: the store is read in the background
             if callable(flag):
                 user = flag
-                return lambda: bool(user()) or shared() is not None
-            return lambda: shared() is not None
+                return lambda: bool(user()) or shared()
+            return shared
         if callable(flag):
             return flag
         return None
