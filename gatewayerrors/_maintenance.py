@@ -103,7 +103,10 @@ class MaintenanceSwitch:
             # and must not be revived by the next start.
             self._stop = stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._run, args=(stop,), name="gatewayerrors-maintenance", daemon=True
+                target=_refresh_loop,
+                args=(weakref.ref(self), stop, self.interval),
+                name="gatewayerrors-maintenance",
+                daemon=True,
             )
             self._thread.start()
 
@@ -114,11 +117,6 @@ class MaintenanceSwitch:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._thread = None
-
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.refresh()
-            stop.wait(self.interval)
 
     def refresh(self) -> None:
         """Read the store once and update the state. Never raises."""
@@ -166,6 +164,20 @@ class MaintenanceSwitch:
         if self._thread is not None:
             self._thread = None
             self.start()
+
+
+def _refresh_loop(
+    switch_ref: weakref.ref[MaintenanceSwitch], stop: threading.Event, interval: float
+) -> None:
+    # A weak reference: a switch nobody uses any more (a translator thrown away) is collected,
+    # and its thread ends at the next turn instead of polling for nobody until exit.
+    while not stop.is_set():
+        switch = switch_ref()
+        if switch is None:
+            return
+        switch.refresh()
+        del switch
+        stop.wait(interval)
 
 
 def _restart_after_fork() -> None:

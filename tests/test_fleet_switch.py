@@ -296,3 +296,18 @@ def test_asgi_lifespan_starts_and_stops_the_refresher(tmp_path: Path) -> None:
     assert asyncio.run(run()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert switch._thread is None
     assert switch._stop.is_set()
+
+
+def test_a_switch_nobody_holds_ends_its_thread(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    switch = MaintenanceSwitch(FileStore(tmp_path / "m.json"), interval=0.02)
+    switch.start()
+    thread = switch._thread
+    assert thread is not None
+    del switch
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert thread not in threading.enumerate()
