@@ -3,21 +3,32 @@
 The built-in page is one self-contained document (inline CSS and a tiny optional script, no
 external fonts, scripts or images) that tells a person what happened, what they can do, and the
 request id to quote; it embeds the problem details as ``<script type="application/problem+json">``
-(RFC 9457 Appendix C) so tools can read it too. Everything that does not depend on the error is
-built once, when the renderer is built; a render only fills in the variable parts.
+(RFC 9457 Appendix C) so tools can read it too.
+
+Its markup, style and script are package data files in ``gatewayerrors/page/``: ``page.html``
+(the document), ``parts.html`` (the parts shown only when they apply: countdown, retry button,
+request id...), ``page.css`` and ``page.js``. Both HTML files use the ``{{ name }}`` placeholders
+of the template engine users' templates get without Jinja2 (:class:`PlaceholderTemplate`), so
+the built-in page needs no optional dependency. The files are read once, when the first renderer
+is built; the CSS is served minified, the script without its comments and indentation.
+Everything that does not depend on the error is filled in then too; a render only fills in the
+variable parts.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from ._error import UpstreamFailure
 from ._render import problem_members, reason_phrase
+from ._templates import PlaceholderTemplate, TemplateDirectory
 from ._types import PageContext, RequestInfo
 
 if TYPE_CHECKING:
@@ -42,82 +53,91 @@ AUTO_RETRY_MAX = 900
 """No automatic reload when Retry-After is longer than this: the person has likely moved on."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-_CSS = """\
-:root{color-scheme:light dark;--bg:#f4f5f7;--card:#fff;--fg:#16191d;--muted:#545b66;\
---line:#dfe2e7;--soft:#f1f3f5;--accent:#b42318;--accent-soft:#fdecea;--on-accent:#fff}
-@media (prefers-color-scheme:dark){:root{--bg:#0e1013;--card:#171a1f;--fg:#e9ebee;\
---muted:#a4abb6;--line:#2b3039;--soft:#1f232a;--accent:#ff8a7a;--accent-soft:#3a1d1a;\
---on-accent:#16191d}}
-.s503{--accent:#1d4ed8;--accent-soft:#e8eefc}.s504{--accent:#9a4b00;--accent-soft:#fdf0e1}
-@media (prefers-color-scheme:dark){.s503{--accent:#8fb3ff;--accent-soft:#18233b}\
-.s504{--accent:#f5b25c;--accent-soft:#33230f}}
-*{box-sizing:border-box}
-html{background:var(--bg);color:var(--fg);\
-font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;\
--webkit-text-size-adjust:100%}
-body{margin:0;padding:9vh 1rem 2rem}
-main{max-width:36rem;margin:0 auto;padding:2.5rem 2.5rem 2rem;background:var(--card);\
-border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:16px;\
-box-shadow:0 1px 2px rgba(0,0,0,.04),0 8px 24px rgba(0,0,0,.05)}
-.eyebrow{margin:0;display:flex;align-items:center;gap:.6rem;color:var(--muted);\
-font-size:.9375rem;font-weight:500}
-.badge{padding:.15rem .6rem;border-radius:999px;background:var(--accent-soft);\
-color:var(--accent);font-weight:700;font-variant-numeric:tabular-nums;letter-spacing:.02em}
-h1{margin:.9rem 0 .5rem;font-size:1.75rem;line-height:1.25;letter-spacing:-.01em}
-.lead{margin:0;color:var(--muted);font-size:1.0625rem}
-.do{margin:1.75rem 0;padding:1.1rem 1.25rem;background:var(--soft);border-radius:12px}
-h2{margin:0 0 .3rem;font-size:.75rem;text-transform:uppercase;letter-spacing:.08em;\
-color:var(--muted)}
-.do p{margin:0}.do p+p,.bar+p{margin-top:.6rem}
-.bar{height:4px;margin:.85rem 0 .25rem;border-radius:2px;background:var(--line);overflow:hidden}
-.bar i{display:block;height:100%;background:var(--accent);transform-origin:left;\
-animation:drain linear forwards}
-@keyframes drain{from{transform:scaleX(1)}to{transform:scaleX(0)}}
-.btn{display:inline-block;margin-top:1rem;padding:.55rem 1.1rem;border-radius:8px;\
-background:var(--accent);color:var(--on-accent);font-weight:600;text-decoration:none}
-.btn:hover{filter:brightness(1.08)}
-a:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.45rem 1rem;margin:0;\
-padding-top:1.25rem;border-top:1px solid var(--line);font-size:.875rem;align-items:baseline}
-dt{color:var(--muted)}dd{margin:0;min-width:0}
-code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.8125rem}
-code{padding:.1rem .35rem;border-radius:4px;background:var(--soft);word-break:break-all}
-#rid{user-select:all;-webkit-user-select:all}
-button{margin-left:.4rem;padding:.1rem .55rem;border:1px solid var(--line);border-radius:6px;\
-background:var(--card);color:var(--fg);font:inherit;font-size:.8125rem;cursor:pointer}
-.note{margin:.9rem 0 0;color:var(--muted);font-size:.8125rem}
-details{margin-top:1.25rem;font-size:.875rem}
-pre{margin:.5rem 0 0;padding:.75rem;border-radius:8px;background:var(--soft);\
-white-space:pre-wrap;word-break:break-word}
-@media (max-width:600px){body{padding:0}main{min-height:100vh;padding:2.5rem 1.25rem 2rem;\
-border-width:4px 0 0;border-radius:0;box-shadow:none}h1{font-size:1.5rem}\
-dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.6rem}}
-@media (prefers-reduced-motion:reduce){.bar i{animation:none}}"""
+_PAGE_SLOTS = frozenset(
+    {
+        "title", "status", "reason", "refresh", "css", "problem_json", "detail", "hint",
+        "countdown", "action", "service", "code", "number", "request_id", "request_id_note",
+        "debug", "script",
+    }
+)  # fmt: skip
+_PART_NAMES = frozenset(
+    {
+        "refresh", "countdown", "unsafe_note", "retry_button", "service", "request_id",
+        "request_id_note", "debug",
+    }
+)  # fmt: skip
+_PART_SLOTS = frozenset({"seconds", "who", "auto", "duration", "upstream", "request_id", "debug"})
+_CODE_SLOTS = frozenset({"css", "script"})
+_PART_MARKER = re.compile(r"^<!-- part: ([a-z_]+) -->\n", re.M)
 
-# Shows the copy button (the id is also select-all on click without it) and runs the countdown;
-# at zero it reloads, only when the page says it may (GET/HEAD), at most 10 times in a row per
-# tab and URL. Without JavaScript, a <noscript> meta refresh does the reload.
-_SCRIPT = """\
-(function(){var d=document,b=d.getElementById("copy"),r=d.getElementById("rid");
-if(b&&r){b.hidden=false;b.onclick=function(){var t=r.textContent,ok=function(){b.textContent=\
-"Copied"};if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t).then(ok)\
-;return}var g=d.createRange(),s=getSelection();g.selectNodeContents(r);s.removeAllRanges();\
-s.addRange(g);try{d.execCommand("copy");ok()}catch(e){}}}
-var c=d.getElementById("count");if(!c)return;var n=+c.getAttribute("data-seconds"),\
-auto=c.hasAttribute("data-auto"),m=d.getElementById("retry"),k="gatewayerrors:"+location.href,\
-v=[0,0];try{v=JSON.parse(sessionStorage.getItem(k))||v}catch(e){}
-if(Date.now()-v[1]>(n+120)*1e3)v=[0,0];
-function f(n){if(n<60)return n+(n==1?" second":" seconds");var s=n%60;\
-return Math.floor(n/60)+" min"+(s?" "+s+" s":"")}
-var i=setInterval(function(){if(--n>0){c.textContent=f(n);return}clearInterval(i);\
-if(auto&&v[0]<10){try{sessionStorage.setItem(k,JSON.stringify([v[0]+1,Date.now()]))}catch(e){}\
-m.textContent="Trying again\\u2026";location.reload()}else m.textContent=auto?\
-"Still not working. Please try again later.":"You can try again now."},1e3)})();"""
+# CSS minification, in two passes: comments go (a string is matched as a whole, so that a
+# "/*" inside one is kept), then outside strings whitespace around "{", "}", ";", "," and after
+# ":" goes, and a space stays where it separates words ("light dark", ".do p", "0 auto"). Not a
+# general minifier: it relies on page.css never putting a space before a pseudo-class (".a :x").
+_CSS_STRING = re.compile(r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
+_CSS_COMMENT_OR_STRING = re.compile(r"/\*.*?\*/|" + _CSS_STRING.pattern, re.S)
+_CSS_SPACE = re.compile(r"\s*([{};,])\s*|(:)\s+|(\s)\s*")
 
-_UNSAFE_NOTE = (
-    "<p>This page won&#8217;t resend your request by itself. If you submitted a form, check "
-    "whether it went through before you send it again.</p>"
-)
+
+class PageAssets(NamedTuple):
+    """The built-in page's files (``gatewayerrors/page/``), loaded and checked."""
+
+    page: PlaceholderTemplate
+    """``page.html``."""
+    parts: dict[str, PlaceholderTemplate]
+    """The conditional parts in ``parts.html``, by name."""
+    css: str
+    """``page.css``, minified."""
+    script: str
+    """``page.js`` without its comment lines and indentation."""
+
+
+def minify_css(css: str) -> str:
+    """``css`` without comments and without the whitespace CSS does not need."""
+    css = _CSS_COMMENT_OR_STRING.sub(lambda m: m.group(1) or "", css)
+    pieces = _CSS_STRING.split(css)
+    for index in range(0, len(pieces), 2):  # outside strings
+        squeezed = _CSS_SPACE.sub(lambda m: m.group(1) or m.group(2) or " ", pieces[index])
+        pieces[index] = squeezed.replace(";}", "}")
+    return "".join(pieces).strip()
+
+
+def strip_script(script: str) -> str:
+    """``script`` without its ``//`` comment lines, blank lines and indentation.
+
+    Line breaks stay where they are, so automatic semicolon insertion reads the script exactly
+    as written; only whitespace at the start of a line (never meaningful in JavaScript outside
+    template literals, which page.js does not use) is dropped.
+    """
+    lines = (line.strip() for line in script.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+@functools.lru_cache(maxsize=1)
+def page_assets() -> PageAssets:
+    """Read and check ``gatewayerrors/page/*`` once (the first time a renderer is built)."""
+    from importlib import resources
+
+    folder = resources.files(__package__) / "page"
+
+    def read(name: str) -> str:
+        return (folder / name).read_text("utf-8")
+
+    page = PlaceholderTemplate("page.html", read("page.html"), _PAGE_SLOTS)
+    source = read("parts.html")
+    pieces = _PART_MARKER.split(source)[1:]  # the header before the first marker is a comment
+    parts = {
+        name: PlaceholderTemplate(f"parts.html#{name}", text, _PART_SLOTS)
+        for name, text in zip(pieces[0::2], pieces[1::2], strict=True)
+    }
+    if set(parts) != _PART_NAMES:
+        raise RuntimeError(f"parts.html: expected parts {sorted(_PART_NAMES)}, got {sorted(parts)}")
+    css = minify_css(read("page.css"))
+    script = strip_script(read("page.js"))
+    # Both are inlined: neither may end its element early (HTML §4.12.1.3).
+    if "</style" in css.lower() or "</script" in script.lower() or "<!--" in script:
+        raise RuntimeError("page.css or page.js contains text that would end its element")
+    return PageAssets(page, parts, css, script)
 
 
 def auto_retry_delay(error: UpstreamFailure, method: str) -> int | None:
@@ -218,100 +238,65 @@ def _escape(text: str) -> bytes:
 def build_builtin_page(type_base: str) -> Callable[[UpstreamFailure, str], bytes]:
     """The built-in page as ``render(error, method) -> bytes``, static parts prebuilt.
 
-    The page is assembled from bytes: the static parts (ASCII) are encoded once here, so a render
-    encodes only the short variable strings (encoding the whole 6 KB page costs ~7 µs as soon as
-    one character is not ASCII).
+    ``page/page.html`` is bound once per status (CSS, script, status, reason) and kept as one
+    ``bytes`` %-format (:meth:`PlaceholderTemplate.byte_format`); a render escapes and encodes
+    only the short variable strings and fills the format in one call (encoding the whole 6 KB
+    page as text would cost ~7 µs as soon as one character is not ASCII).
     """
+    assets = page_assets()
+    page = assets.page.bind({"css": assets.css, "script": assets.script}, markup=_CODE_SLOTS)
+    parts = {name: part.bytes_renderer() for name, part in assets.parts.items()}
+    refresh, countdown = parts["refresh"], parts["countdown"]
+    service, request_id_row, debug_details = parts["service"], parts["request_id"], parts["debug"]
+    unsafe_note, retry_button = parts["unsafe_note"]({}), parts["retry_button"]({})
+    request_id_note = parts["request_id_note"]({})
     escape = _escaped_bytes_cache()
-    head = (
-        b'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        b'<meta name="viewport" content="width=device-width,initial-scale=1">\n'
-        b'<meta name="color-scheme" content="light dark">\n<meta name="robots" content="noindex">\n'
-        b"<title>"
-    )
-    style = f'<style>\n{_CSS}\n</style>\n<script type="application/problem+json">'.encode()
-    lead = b'</h1>\n<p class="lead">'
-    section = (
-        b'</p>\n<section class="do" aria-labelledby="do-h">\n'
-        b'<h2 id="do-h">What you can do</h2>\n<p>'
-    )
-    tail = f"</main>\n<script>\n{_SCRIPT}\n</script>\n</body>\n</html>\n".encode()
-    unsafe_note = _UNSAFE_NOTE.encode() + b"\n"
-    retry_button = b'<a class="btn" href="">Try again now</a>\n'
-    by_status: dict[int, tuple[bytes, bytes]] = {}
+    by_status: dict[int, Callable[[Mapping[str, bytes]], bytes]] = {}
 
-    def status_parts(status: int) -> tuple[bytes, bytes]:
+    def page_for_status(status: int) -> Callable[[Mapping[str, bytes]], bytes]:
         found = by_status.get(status)
         if found is None:
-            reason = html.escape(reason_phrase(status))
-            found = (
-                f" &#8211; {status} {reason}</title>\n".encode(),
-                (
-                    f'</script>\n</head>\n<body class="s{status}">\n<main>\n'
-                    f'<p class="eyebrow"><span class="badge">{status}</span>{reason}</p>\n<h1>'
-                ).encode(),
-            )
-            by_status[status] = found
+            bound = page.bind({"status": status, "reason": reason_phrase(status)})
+            found = by_status[status] = bound.bytes_renderer()
         return found
 
     def render(error: UpstreamFailure, method: str) -> bytes:
-        title_end, body_start = status_parts(error.status)
-        title = escape(error.title)
-        parts = [head, title, title_end]
         delay = auto_retry_delay(error, method)
-        if delay is not None:
-            parts.append(b'<noscript><meta http-equiv="refresh" content="%d"></noscript>\n' % delay)
-        parts += [
-            style,
-            _script_safe(orjson.dumps(problem_members(error, type_base))),
-            body_start,
-            title,
-            lead,
-            escape(error.detail),
-            section,
-            escape(error.hint),
-            b"</p>\n",
-        ]
         retry_after = error.retry_after
-        if retry_after is not None:
-            wait = retry_after if delay is None else delay
-            parts.append(
-                (
-                    f'<p id="retry">{"This page will" if delay is not None else "You can"} try '
-                    f'again in <strong id="count" data-seconds="{wait}"'
-                    f"{'' if delay is None else ' data-auto'}>{duration_text(wait)}</strong>.</p>\n"
-                    f'<div class="bar"><i style="animation-duration:{wait}s"></i></div>\n'
-                ).encode()
+        if retry_after is None:
+            wait = b""
+        else:
+            seconds = retry_after if delay is None else delay
+            wait = countdown(
+                {
+                    "who": b"You can" if delay is None else b"This page will",
+                    "seconds": b"%d" % seconds,
+                    "auto": b"" if delay is None else b" data-auto",
+                    "duration": duration_text(seconds).encode(),
+                }
             )
         if method not in _SAFE_METHODS:
-            parts.append(unsafe_note)
-        elif error.kind.retryable:
-            parts.append(retry_button)
-        parts.append(b"</section>\n<dl>\n")
-        if error.upstream is not None:
-            parts += [b"<dt>Service</dt><dd>", _escape(error.upstream), b"</dd>\n"]
-        parts.append(
-            b"<dt>Error code</dt><dd><code>%s</code> (%d)</dd>\n"
-            % (error.kind.code.encode(), error.kind.number)
-        )
-        if error.request_id is not None:
-            parts += [
-                b'<dt>Request ID</dt><dd><code id="rid">',
-                _escape(error.request_id),
-                b'</code><button type="button" id="copy" hidden>Copy</button></dd>\n</dl>\n'
-                b'<p class="note">If you contact support, include the request ID: it lets them '
-                b"find exactly what happened.</p>\n",
-            ]
+            action = unsafe_note
         else:
-            parts.append(b"</dl>\n")
-        if error.debug is not None:
-            parts += [
-                b"<details open><summary>Exception (debug mode)</summary><pre>",
-                _escape(error.debug),
-                b"</pre></details>\n",
-            ]
-        parts.append(tail)
-        return b"".join(parts)
+            action = retry_button if error.kind.retryable else b""
+        upstream, rid, debug = error.upstream, error.request_id, error.debug
+        return page_for_status(error.status)(
+            {
+                "title": escape(error.title),
+                "refresh": b"" if delay is None else refresh({"seconds": b"%d" % delay}),
+                "problem_json": _script_safe(orjson.dumps(problem_members(error, type_base))),
+                "detail": escape(error.detail),
+                "hint": escape(error.hint),
+                "countdown": wait,
+                "action": action,
+                "service": b"" if upstream is None else service({"upstream": _escape(upstream)}),
+                "code": error.kind.code.encode(),
+                "number": b"%d" % error.kind.number,
+                "request_id": b"" if rid is None else request_id_row({"request_id": _escape(rid)}),
+                "request_id_note": b"" if rid is None else request_id_note,
+                "debug": b"" if debug is None else debug_details({"debug": _escape(debug)}),
+            }
+        )
 
     return render
 
@@ -350,8 +335,6 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
             return builtin(error, request.method)
 
         return render_callable
-
-    from ._templates import TemplateDirectory  # only apps with a templates directory need it
 
     directory = TemplateDirectory(templates, logger)
 

@@ -19,15 +19,16 @@ from hypothesis import strategies as st
 
 from gatewayerrors import Evidence, GatewayError, RequestInfo, Translator, catalog
 from gatewayerrors._pages import (
-    _CSS,
     AUTO_RETRY_MAX,
     AUTO_RETRY_MIN,
     build_builtin_page,
     duration_text,
+    page_assets,
     script_json,
 )
 from gatewayerrors._render import uri_path
 
+_CSS = page_assets().css  # as served: minified from gatewayerrors/page/page.css
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr", "area", "base", "col"}
 PAGE_BUDGET = 7 * 1024
 REQUEST_ID = "req-1234abcd"
@@ -333,7 +334,7 @@ def test_duration_text_matches_the_script() -> None:
     assert duration_text(60) == "1 min"
     assert duration_text(150) == "2 min 30 s"
     assert (
-        'n+(n==1?" second":" seconds")'
+        'n + (n == 1 ? " second" : " seconds")'
         in parse_page(page_for("maintenance")[0]).find_all("script")[1].text()
     )
 
