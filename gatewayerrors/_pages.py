@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
+from ._catalog import ErrorKind, catalog
 from ._error import UpstreamFailure
 from ._render import problem_members, reason_phrase
 from ._templates import PlaceholderTemplate, TemplateDirectory
@@ -55,9 +56,9 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 _PAGE_SLOTS = frozenset(
     {
-        "title", "status", "reason", "refresh", "css", "problem_json", "detail", "hint",
-        "countdown", "action", "service", "code", "number", "request_id", "request_id_note",
-        "debug", "script",
+        "heading", "title", "status", "reason", "refresh", "css", "problem_json", "detail",
+        "hint", "countdown", "action", "service", "code", "number", "request_id",
+        "request_id_note", "debug", "script",
     }
 )  # fmt: skip
 _PART_NAMES = frozenset(
@@ -140,6 +141,44 @@ def page_assets() -> PageAssets:
     return PageAssets(page, parts, css, script)
 
 
+# The page's heading speaks to the person in the browser, who is rarely an engineer: what it
+# means for them, calmly and truthfully. The problem's title ("Upstream refused the
+# connection") stays as it is for machines and operators (JSON, XML, text, the log).
+_HEADINGS_BY_STATUS = {
+    400: "This request could not be completed",
+    403: "This request is not allowed",
+    500: "Something went wrong on our side",
+    502: "Something went wrong on our side",
+    503: "This service is taking a short break",
+    504: "This took too long",
+}
+_HEADINGS_BY_CODE = {
+    "maintenance": "We'll be back soon",
+    "upstream_overloaded": "This service is very busy right now",
+    "connection_limit_reached": "This service is very busy right now",
+}
+_DEFAULT_HEADING = "Something went wrong"
+
+
+def page_heading(kind: ErrorKind) -> str:
+    """The built-in page's heading for ``kind``: words for a person, not for an operator."""
+    found = _HEADINGS_BY_CODE.get(kind.code) or _HEADINGS_BY_STATUS.get(kind.status)
+    return found or _DEFAULT_HEADING
+
+
+def page_headings(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The heading per catalog code: ``overrides`` ``heading``, else its ``title``, else ours.
+
+    An overridden ``title`` was written by the app for its users (the pages showed it as the
+    heading before there was a ``heading``), so it stays the heading unless one is given.
+    """
+    headings = {}
+    for code, kind in catalog.items():
+        override = overrides.get(code, {})
+        headings[code] = override.get("heading") or override.get("title") or page_heading(kind)
+    return headings
+
+
 def auto_retry_delay(error: UpstreamFailure, method: str) -> int | None:
     """Seconds until the page reloads itself, or None when it must not.
 
@@ -176,14 +215,26 @@ def script_json(data: bytes) -> str:
 
 
 def page_context(
-    error: UpstreamFailure, request: RequestInfo, *, type_base: str = "urn:gatewayerrors:"
+    error: UpstreamFailure,
+    request: RequestInfo,
+    *,
+    type_base: str = "urn:gatewayerrors:",
+    heading: str | None = None,
 ) -> PageContext:
-    """The template context for ``error`` answering ``request`` (see :class:`PageContext`)."""
+    """The template context for ``error`` answering ``request`` (see :class:`PageContext`).
+
+    ``heading`` is the page's heading; None gives the built-in one for the code (or the
+    error's title, when ``overrides`` changed it).
+    """
     delay = auto_retry_delay(error, request.method)
     problem = script_json(orjson.dumps(problem_members(error, type_base)))
+    if heading is None:
+        kind = error.kind
+        heading = error.title if error.title != kind.title else page_heading(kind)
     return PageContext(
         status=error.status,
         reason=reason_phrase(error.status),
+        heading=heading,
         title=error.title,
         detail=error.detail,
         hint=error.hint,
@@ -235,14 +286,19 @@ def _escape(text: str) -> bytes:
     return html.escape(text).encode("utf-8", "replace")
 
 
-def build_builtin_page(type_base: str) -> Callable[[UpstreamFailure, str], bytes]:
+def build_builtin_page(
+    type_base: str, overrides: Mapping[str, Mapping[str, str]] | None = None
+) -> Callable[[UpstreamFailure, str], bytes]:
     """The built-in page as ``render(error, method) -> bytes``, static parts prebuilt.
 
     ``page/page.html`` is bound once per status (CSS, script, status, reason) and kept as one
-    ``bytes`` %-format (:meth:`PlaceholderTemplate.byte_format`); a render escapes and encodes
-    only the short variable strings and fills the format in one call (encoding the whole 6 KB
-    page as text would cost ~7 µs as soon as one character is not ASCII).
+    ``bytes`` %-format (:meth:`PlaceholderTemplate.bytes_renderer`); a render escapes and
+    encodes only the short variable strings and fills the format in one call (encoding the
+    whole 6 KB page as text would cost ~7 µs as soon as one character is not ASCII).
     """
+    headings = {
+        code: html.escape(text).encode() for code, text in page_headings(overrides or {}).items()
+    }
     assets = page_assets()
     page = assets.page.bind({"css": assets.css, "script": assets.script}, markup=_CODE_SLOTS)
     parts = {name: part.bytes_renderer() for name, part in assets.parts.items()}
@@ -282,6 +338,7 @@ def build_builtin_page(type_base: str) -> Callable[[UpstreamFailure, str], bytes
         upstream, rid, debug = error.upstream, error.request_id, error.debug
         return page_for_status(error.status)(
             {
+                "heading": headings.get(error.kind.code) or escape(page_heading(error.kind)),
                 "title": escape(error.title),
                 "refresh": b"" if delay is None else refresh({"seconds": b"%d" % delay}),
                 "problem_json": _script_safe(orjson.dumps(problem_members(error, type_base))),
@@ -308,7 +365,8 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
     str``, or a directory searched for ``<code>.html``, ``<status>.html``, then ``error.html``.
     Whatever a user template does, a failure is logged and the built-in page is sent instead.
     """
-    builtin = build_builtin_page(settings.type_base)
+    builtin = build_builtin_page(settings.type_base, settings.overrides)
+    headings = page_headings(settings.overrides)
     templates = settings.templates
     logger = logging.getLogger(settings.logger_name)
 
@@ -342,7 +400,12 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
         template = directory.find(error.kind.code, error.status)
         if template is not None:
             try:
-                context = page_context(error, request, type_base=settings.type_base)
+                context = page_context(
+                    error,
+                    request,
+                    type_base=settings.type_base,
+                    heading=headings.get(error.kind.code),
+                )
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
                 logger.exception(

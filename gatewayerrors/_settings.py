@@ -33,7 +33,7 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
-OVERRIDE_KEYS = ("title", "detail", "hint")
+OVERRIDE_KEYS = ("title", "detail", "hint", "heading")
 # NUL, ESC, BEL...: never meant in a page or a terminal (CR is accepted; it becomes LF).
 _OVERRIDE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLES = ("problem", "twitter")
@@ -104,7 +104,11 @@ class Settings:
     trust_request_id: bool = True
     """Reuse a valid incoming request id instead of generating one."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
+
+    ``heading`` is the HTML page's heading only (words for a person); the others apply to
+    every format.
+    """
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
