@@ -54,11 +54,12 @@ AUTO_RETRY_MAX = 900
 """No automatic reload when Retry-After is longer than this: the person has likely moved on."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
+# The placeholders page.html may use (the renderer fills every one) and the parts of parts.html.
 _PAGE_SLOTS = frozenset(
     {
-        "heading", "title", "status", "reason", "refresh", "css", "problem_json", "detail",
-        "hint", "countdown", "action", "service", "code", "number", "request_id",
-        "request_id_note", "debug", "script",
+        "heading", "status", "reason", "refresh", "css", "problem_json", "detail", "hint",
+        "countdown", "action", "service", "code", "number", "request_id", "request_id_note",
+        "debug", "script",
     }
 )  # fmt: skip
 _PART_NAMES = frozenset(
@@ -316,12 +317,16 @@ def build_builtin_page(
             found = by_status[status] = bound.bytes_renderer()
         return found
 
-    def render(error: UpstreamFailure, method: str) -> bytes:
-        delay = auto_retry_delay(error, method)
-        retry_after = error.retry_after
-        if retry_after is None:
-            wait = b""
-        else:
+    # The countdown and no-script reload depend only on (Retry-After, delay): a few values per
+    # app (the default, maintenance's, an upstream's), so each is rendered once, up to a bound.
+    timing_cache: dict[tuple[int | None, int | None], tuple[bytes, bytes]] = {}
+
+    def timing(retry_after: int | None, delay: int | None) -> tuple[bytes, bytes]:
+        found = timing_cache.get((retry_after, delay))
+        if found is not None:
+            return found
+        wait = b""
+        if retry_after is not None:
             seconds = retry_after if delay is None else delay
             wait = countdown(
                 {
@@ -331,6 +336,14 @@ def build_builtin_page(
                     "duration": duration_text(seconds).encode(),
                 }
             )
+        found = (b"" if delay is None else refresh({"seconds": b"%d" % delay}), wait)
+        if len(timing_cache) < 256:
+            timing_cache[retry_after, delay] = found
+        return found
+
+    def render(error: UpstreamFailure, method: str) -> bytes:
+        delay = auto_retry_delay(error, method)
+        reload, wait = timing(error.retry_after, delay)
         if method not in _SAFE_METHODS:
             action = unsafe_note
         else:
@@ -339,8 +352,7 @@ def build_builtin_page(
         return page_for_status(error.status)(
             {
                 "heading": headings.get(error.kind.code) or escape(page_heading(error.kind)),
-                "title": escape(error.title),
-                "refresh": b"" if delay is None else refresh({"seconds": b"%d" % delay}),
+                "refresh": reload,
                 "problem_json": _script_safe(orjson.dumps(problem_members(error, type_base))),
                 "detail": escape(error.detail),
                 "hint": escape(error.hint),
