@@ -54,14 +54,13 @@ AUTO_RETRY_MAX = 900
 """No automatic reload when Retry-After is longer than this: the person has likely moved on."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-# The placeholders page.html may use (the renderer fills every one) and the parts of parts.html.
-_PAGE_SLOTS = frozenset(
-    {
-        "heading", "status", "reason", "refresh", "css", "problem_json", "detail", "hint",
-        "countdown", "action", "service", "code", "number", "request_id", "request_id_note",
-        "debug", "script",
-    }
+# The values the renderer gives page.html, in the order it gives them (see render() below); the
+# page may use each, in any order, any number of times. css and script are filled at load.
+_PAGE_VALUES = (
+    "heading", "refresh", "problem_json", "detail", "hint", "countdown", "action", "service",
+    "code", "number", "request_id", "request_id_note", "debug",
 )  # fmt: skip
+_PAGE_SLOTS = frozenset({*_PAGE_VALUES, "css", "script", "status", "reason"})
 _PART_NAMES = frozenset(
     {
         "refresh", "countdown", "unsafe_note", "retry_button", "service", "request_id",
@@ -297,74 +296,88 @@ def build_builtin_page(
     encodes only the short variable strings and fills the format in one call (encoding the
     whole 6 KB page as text would cost ~7 µs as soon as one character is not ASCII).
     """
-    headings = {
-        code: html.escape(text).encode() for code, text in page_headings(overrides or {}).items()
+    # Per code, encoded once: (heading, code, number).
+    by_code = {
+        code: (html.escape(heading).encode(), code.encode(), b"%d" % catalog[code].number)
+        for code, heading in page_headings(overrides or {}).items()
     }
     assets = page_assets()
     page = assets.page.bind({"css": assets.css, "script": assets.script}, markup=_CODE_SLOTS)
-    parts = {name: part.bytes_renderer() for name, part in assets.parts.items()}
-    refresh, countdown = parts["refresh"], parts["countdown"]
-    service, request_id_row, debug_details = parts["service"], parts["request_id"], parts["debug"]
-    unsafe_note, retry_button = parts["unsafe_note"]({}), parts["retry_button"]({})
-    request_id_note = parts["request_id_note"]({})
+    parts = assets.parts
+    refresh = parts["refresh"].bytes_renderer(("seconds",))
+    countdown = parts["countdown"].bytes_renderer(("who", "seconds", "auto", "duration"))
+    service = parts["service"].bytes_renderer(("upstream",))
+    request_id_row = parts["request_id"].bytes_renderer(("request_id",))
+    debug_details = parts["debug"].bytes_renderer(("debug",))
+    unsafe_note = parts["unsafe_note"].bytes_renderer(())(())
+    retry_button = parts["retry_button"].bytes_renderer(())(())
+    request_id_note = parts["request_id_note"].bytes_renderer(())(())
     escape = _escaped_bytes_cache()
-    by_status: dict[int, Callable[[Mapping[str, bytes]], bytes]] = {}
+    by_status: dict[int, Callable[[tuple[bytes, ...]], bytes]] = {}
 
-    def page_for_status(status: int) -> Callable[[Mapping[str, bytes]], bytes]:
+    def page_for_status(status: int) -> Callable[[tuple[bytes, ...]], bytes]:
         found = by_status.get(status)
         if found is None:
             bound = page.bind({"status": status, "reason": reason_phrase(status)})
-            found = by_status[status] = bound.bytes_renderer()
+            found = by_status[status] = bound.bytes_renderer(_PAGE_VALUES)
         return found
 
     # The countdown and no-script reload depend only on (Retry-After, delay): a few values per
     # app (the default, maintenance's, an upstream's), so each is rendered once, up to a bound.
-    timing_cache: dict[tuple[int | None, int | None], tuple[bytes, bytes]] = {}
+    timing_cache: dict[tuple[int, int | None], tuple[bytes, bytes]] = {}
 
-    def timing(retry_after: int | None, delay: int | None) -> tuple[bytes, bytes]:
+    def timing(retry_after: int, delay: int | None) -> tuple[bytes, bytes]:
         found = timing_cache.get((retry_after, delay))
         if found is not None:
             return found
-        wait = b""
-        if retry_after is not None:
-            seconds = retry_after if delay is None else delay
-            wait = countdown(
-                {
-                    "who": b"You can" if delay is None else b"This page will",
-                    "seconds": b"%d" % seconds,
-                    "auto": b"" if delay is None else b" data-auto",
-                    "duration": duration_text(seconds).encode(),
-                }
+        seconds = retry_after if delay is None else delay
+        wait = countdown(
+            (
+                b"You can" if delay is None else b"This page will",
+                b"%d" % seconds,
+                b"" if delay is None else b" data-auto",
+                duration_text(seconds).encode(),
             )
-        found = (b"" if delay is None else refresh({"seconds": b"%d" % delay}), wait)
+        )
+        found = (b"" if delay is None else refresh((b"%d" % delay,)), wait)
         if len(timing_cache) < 256:
             timing_cache[retry_after, delay] = found
         return found
 
     def render(error: UpstreamFailure, method: str) -> bytes:
-        delay = auto_retry_delay(error, method)
-        reload, wait = timing(error.retry_after, delay)
+        if error.retry_after is None:
+            reload = wait = b""
+        else:
+            reload, wait = timing(error.retry_after, auto_retry_delay(error, method))
+        kind = error.kind
+        found = by_code.get(kind.code)
+        heading, code, number = found or (
+            escape(page_heading(kind)),
+            kind.code.encode(),
+            b"%d" % kind.number,
+        )
         if method not in _SAFE_METHODS:
             action = unsafe_note
         else:
-            action = retry_button if error.kind.retryable else b""
+            action = retry_button if kind.retryable else b""
         upstream, rid, debug = error.upstream, error.request_id, error.debug
+        # In the order of _PAGE_VALUES (a tuple: building a dict here cost more than the rest).
         return page_for_status(error.status)(
-            {
-                "heading": headings.get(error.kind.code) or escape(page_heading(error.kind)),
-                "refresh": reload,
-                "problem_json": _script_safe(orjson.dumps(problem_members(error, type_base))),
-                "detail": escape(error.detail),
-                "hint": escape(error.hint),
-                "countdown": wait,
-                "action": action,
-                "service": b"" if upstream is None else service({"upstream": _escape(upstream)}),
-                "code": error.kind.code.encode(),
-                "number": b"%d" % error.kind.number,
-                "request_id": b"" if rid is None else request_id_row({"request_id": _escape(rid)}),
-                "request_id_note": b"" if rid is None else request_id_note,
-                "debug": b"" if debug is None else debug_details({"debug": _escape(debug)}),
-            }
+            (
+                heading,
+                reload,  # refresh
+                _script_safe(orjson.dumps(problem_members(error, type_base))),  # problem_json
+                escape(error.detail),  # detail
+                escape(error.hint),  # hint
+                wait,  # countdown
+                action,  # action
+                b"" if upstream is None else service((_escape(upstream),)),  # service
+                code,
+                number,
+                b"" if rid is None else request_id_row((_escape(rid),)),  # request_id
+                b"" if rid is None else request_id_note,  # request_id_note
+                b"" if debug is None else debug_details((_escape(debug),)),  # debug
+            )
         )
 
     return render

@@ -17,7 +17,7 @@ import logging
 import operator
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -134,21 +134,28 @@ class PlaceholderTemplate:
         bound._literals, bound._keys = literals, keys
         return bound
 
-    def bytes_renderer(self) -> Callable[[Mapping[str, bytes]], bytes]:
-        """``render(values) -> bytes`` for values that are bytes of markup (escaped already).
+    def bytes_renderer(self, names: Sequence[str]) -> Callable[[tuple[bytes, ...]], bytes]:
+        """``render(values) -> bytes``: ``values[i]`` fills the placeholder ``names[i]``.
 
-        The literals are encoded once here, and a render is one ``bytes % tuple``: C code from
-        end to end (measured against a Python loop over the pieces: ~1 µs less for the page).
+        Values are bytes of markup (escaped already), given in the order of ``names``, which
+        may list more names than the template uses; the template may use each any number of
+        times and in any order. The literals are encoded once here, and a render is one
+        ``bytes % tuple``: C code from end to end (measured against a dict of values: ~0.5 µs
+        less for the built-in page, where building the dict was the largest cost).
         """
+        missing = sorted(set(self._keys) - set(names))
+        if missing:
+            raise ValueError(f"{self.name}: no value for placeholders {missing}")
         keys = self._keys
         if not keys:
             constant = self._literals[0].encode()
             return lambda values: constant
         format_ = "%s".join(literal.replace("%", "%%") for literal in self._literals).encode()
-        if len(keys) == 1:
-            (key,) = keys
-            return lambda values: format_ % (values[key],)
-        get = operator.itemgetter(*keys)
+        positions = [list(names).index(key) for key in keys]
+        if len(positions) == 1:
+            (position,) = positions
+            return lambda values: format_ % (values[position],)
+        get = operator.itemgetter(*positions)
         return lambda values: format_ % get(values)
 
 

@@ -69,17 +69,24 @@ def test_bind_fills_some_placeholders_and_never_parses_a_value() -> None:
     template = PlaceholderTemplate("t.html", source, frozenset({"css", "title"}))
     bound = template.bind({"css": "a{b:c} {{ title }} {%"}, markup=frozenset({"css"}))
     assert bound.keys == frozenset({"title"})
-    render = bound.bytes_renderer()
-    assert render({"title": b"T &amp; U"}) == (
+    render = bound.bytes_renderer(("unused", "title"))
+    assert render((b"-", b"T &amp; U")) == (
         b"<style>a{b:c} {{ title }} {%</style><h1>T &amp; U</h1>a{b:c} {{ title }} {%"
     )
     # Text bound without being markup is escaped, as render() escapes it.
-    assert template.bind({"css": "<x>", "title": "&"}).bytes_renderer()({}) == (
+    assert template.bind({"css": "<x>", "title": "&"}).bytes_renderer(())(()) == (
         b"<style>&lt;x&gt;</style><h1>&amp;</h1>&lt;x&gt;"
     )
 
 
 def test_bytes_renderer_keeps_literal_percent_signs() -> None:
-    template = PlaceholderTemplate("t.html", "100% {{ a }} %s %(b)s", frozenset({"a"}))
-    assert template.bytes_renderer()({"a": b"x"}) == b"100% x %s %(b)s"
-    assert PlaceholderTemplate("t", "50%", frozenset()).bytes_renderer()({}) == b"50%"
+    template = PlaceholderTemplate("t.html", "100% {{ a }} %s %(b)s {{ a }}", frozenset({"a"}))
+    assert template.bytes_renderer(("a",))((b"x",)) == b"100% x %s %(b)s x"
+    assert PlaceholderTemplate("t", "50%", frozenset()).bytes_renderer(())(()) == b"50%"
+
+
+def test_bytes_renderer_needs_a_value_for_every_placeholder() -> None:
+    template = PlaceholderTemplate("t.html", "{{ a }}{{ b }}", frozenset({"a", "b"}))
+    with pytest.raises(ValueError, match=r"t.html: no value for placeholders \['b'\]"):
+        template.bytes_renderer(("a",))
+    assert template.bytes_renderer(("b", "a"))((b"2", b"1")) == b"12"
