@@ -31,7 +31,8 @@ from _report import environment, refused_connection, write_section
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import PlainTextResponse
 
-from gatewayerrors import ErrorResponse, GatewayErrorsMiddleware, RequestInfo, Translator
+from gatewayerrors import GatewayErrorsMiddleware
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 

@@ -21,9 +21,8 @@ import httpx
 import requests
 from _report import environment, measure, refused_connection, write_section
 
-from gatewayerrors import RequestInfo, Translator, negotiate
-from gatewayerrors._error import Evidence
 from gatewayerrors._render import render_problem_xml, render_text
+from gatewayerrors.core import Evidence, RequestInfo, Translator, negotiate
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

@@ -4,64 +4,38 @@
     app = GatewayErrorsMiddleware(app, service="checkout-api")
 
 The flow is exception → classify → one error value → negotiate → render → adapter sends.
-The public names are all here; the modules behind them are private.
+This namespace is what an app author needs; adapter authors find the translator and its values
+in :mod:`gatewayerrors.core`; framework helpers live in ``gatewayerrors.starlette``,
+``.flask`` and ``.django``; fault servers for your own tests in ``gatewayerrors.testing``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from ._catalog import Catalog, ErrorKind, catalog
-from ._classify import Classifier, default_classifier, parse_retry_after, register
-from ._error import Evidence, UpstreamFailure
+from ._catalog import ErrorKind, catalog
+from ._classify import Classifier, register
+from ._error import UpstreamFailure
 from ._exceptions import BadGateway, GatewayError, GatewayTimeout, ServiceUnavailable
-from ._negotiate import Format, negotiate
-from ._pages import PageContext, page_context
-from ._settings import Settings, SettingsOptions
-from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
+from ._settings import DEFAULT_MAINTENANCE_EXEMPT, Settings, SettingsError, SettingsOptions
+from .asgi import GatewayErrorsMiddleware
+from .wsgi import GatewayErrorsWSGIMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MAINTENANCE_EXEMPT",
     "BadGateway",
-    "Catalog",
     "Classifier",
     "ErrorKind",
-    "ErrorResponse",
-    "Evidence",
-    "Format",
     "GatewayError",
     "GatewayErrorsMiddleware",
     "GatewayErrorsWSGIMiddleware",
     "GatewayTimeout",
-    "PageContext",
-    "RequestInfo",
     "ServiceUnavailable",
     "Settings",
+    "SettingsError",
     "SettingsOptions",
-    "Translator",
     "UpstreamFailure",
     "__version__",
     "catalog",
-    "default_classifier",
-    "negotiate",
-    "page_context",
-    "parse_retry_after",
     "register",
-    "websocket_close_code",
 ]
-
-_ADAPTERS = {
-    "GatewayErrorsMiddleware": ".asgi",
-    "GatewayErrorsWSGIMiddleware": ".wsgi",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # Adapters load on first use, so importing the core costs nothing extra.
-    module = _ADAPTERS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gatewayerrors' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module, __name__), name)

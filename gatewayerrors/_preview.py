@@ -5,7 +5,7 @@
 
 For each catalog code it writes ``<code>.html``, ``.json``, ``.xml`` and ``.txt`` (and, with the
 default style, the Twitter-style ``twitter/<code>.json`` and ``.xml``), rendered by a real
-:class:`~gatewayerrors.Translator` with your settings, plus ``index.html``: a gallery with a
+:class:`~gatewayerrors.core.Translator` with your settings, plus ``index.html``: a gallery with a
 thumbnail of each page, links to every format and the response headers. The request id is fixed,
 so two previews can be compared with ``diff -r``. Nothing is served and no app is imported
 except the callables you name (``--style pkg.module:function``).

@@ -28,6 +28,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SettingsOptions",
+    "check_option_names",
     "resolve_settings",
 ]
 
@@ -188,9 +189,7 @@ class Settings:
         (``lambda option: f"GATEWAYERRORS_{option.upper()}"`` for Flask's config).
         """
         spell = name or (lambda option: option)
-        unknown = sorted(set(values) - set(_FIELD_NAMES))
-        if unknown:
-            raise TypeError(_unknown_message(unknown, spell))
+        check_option_names(values, name=spell)
         try:
             return cls(**values)
         except SettingsError as exc:
@@ -200,13 +199,18 @@ class Settings:
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 
 
-def _unknown_message(unknown: Iterable[str], spell: Callable[[str], str]) -> str:
+def check_option_names(values: Iterable[str], *, name: Callable[[str], str] | None = None) -> None:
+    """Raise ``TypeError`` for names that are not settings, suggesting the closest valid one."""
+    unknown = sorted(set(values) - set(_FIELD_NAMES))
+    if not unknown:
+        return
+    spell = name or (lambda option: option)
     parts = []
     for key in unknown:
         close = difflib.get_close_matches(key, _FIELD_NAMES, n=1)
         hint = f" (did you mean {spell(close[0])}?)" if close else ""
         parts.append(f"{spell(key)}{hint}")
-    return f"unknown gatewayerrors settings: {', '.join(parts)}"
+    raise TypeError(f"unknown gatewayerrors settings: {', '.join(parts)}")
 
 
 def resolve_settings(settings: Settings | None, options: Mapping[str, Any]) -> Settings:

@@ -7,7 +7,7 @@ default renderers for that format (so a style may cover JSON only, say).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -15,13 +15,15 @@ from ._error import UpstreamFailure
 from ._headers import clean_header_value
 from ._negotiate import Format
 from ._render import xml_text
+from ._types import RequestInfo, StyleFunction
 
 if TYPE_CHECKING:
     from ._settings import Settings
 
 __all__ = ["Style", "build_style", "render_twitter_json", "render_twitter_xml"]
 
-Style = Callable[[UpstreamFailure, Format, Any], "tuple[str, bytes] | None"]
+Style = Callable[[UpstreamFailure, Format, RequestInfo], "tuple[str, bytes] | None"]
+"""A style as the translator calls it: its body always bytes, its content type clean."""
 
 
 def render_twitter_json(error: UpstreamFailure) -> bytes:
@@ -37,7 +39,7 @@ def render_twitter_xml(error: UpstreamFailure) -> bytes:
     ).encode()
 
 
-def _twitter(error: UpstreamFailure, fmt: Format, request: object) -> tuple[str, bytes] | None:
+def _twitter(error: UpstreamFailure, fmt: Format, request: RequestInfo) -> tuple[str, bytes] | None:
     if fmt is Format.JSON:
         return "application/json", render_twitter_json(error)
     if fmt is Format.XML:
@@ -45,8 +47,10 @@ def _twitter(error: UpstreamFailure, fmt: Format, request: object) -> tuple[str,
     return None
 
 
-def _user_style(style: Callable[..., Any]) -> Style:
-    def render(error: UpstreamFailure, fmt: Format, request: object) -> tuple[str, bytes] | None:
+def _user_style(style: StyleFunction) -> Style:
+    def render(
+        error: UpstreamFailure, fmt: Format, request: RequestInfo
+    ) -> tuple[str, bytes] | None:
         result = style(error, fmt, request)
         if result is None:
             return None
@@ -69,4 +73,4 @@ def build_style(settings: Settings) -> Style | None:
         return _twitter
     if callable(style):
         return _user_style(style)
-    raise ValueError(f"style must be 'problem', 'twitter' or a callable, not {style!r}")
+    raise AssertionError(f"style {style!r} passed Settings validation")  # pragma: no cover

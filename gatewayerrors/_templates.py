@@ -217,11 +217,13 @@ class TemplateDirectory:
     def find(self, code: str, status: int) -> PageTemplate | None:
         """The template for this code and status, or None for the built-in page."""
         templates = self._templates
-        return (
+        template = (
             templates.get(code + ".html")
             or templates.get(f"{status}.html")
             or templates.get("error.html")
         )
+        # A template that failed to load was reported once, at startup: not again per error.
+        return None if isinstance(template, _BrokenTemplate) else template
 
     def _placeholder_loader(self) -> Any:
         known = frozenset(PageContext.__annotations__)

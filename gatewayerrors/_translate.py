@@ -135,6 +135,23 @@ class Translator:
         self._exempt_paths = settings.exempt_paths
         self.maintenance_check = self._build_maintenance_check()
 
+    @classmethod
+    def for_adapter(
+        cls,
+        settings: Settings | None = None,
+        translator: Translator | None = None,
+        options: SettingsOptions | None = None,
+    ) -> Translator:
+        """The translator an adapter was given: a shared ``translator``, a ``Settings`` object,
+        or keyword options — one of them (none: the defaults)."""
+        if translator is None:
+            return cls(settings, **(options or {}))
+        if settings is not None or options:
+            raise TypeError("pass a translator, settings or keyword options: only one of them")
+        if not isinstance(translator, Translator):
+            raise TypeError(f"translator must be a gatewayerrors Translator, not {translator!r}")
+        return translator
+
     def _code_text(self, kind: ErrorKind) -> _CodeText:
         override = self.settings.overrides.get(kind.code, {})
         status = None
@@ -257,6 +274,16 @@ class Translator:
         except Exception:
             self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
             return False
+
+    def maintenance_answer(self, describe: Callable[[], RequestInfo]) -> ErrorResponse | None:
+        """The 503 ``maintenance`` answer when maintenance mode is on for this request, else None.
+
+        The one maintenance flow every adapter uses: ``describe()`` builds the request's
+        :class:`RequestInfo`, and is only called when maintenance mode is on right now.
+        """
+        if self.maintenance_check is None or not self.maintenance_active():
+            return None
+        return self.maintenance_response(describe(), active=True)
 
     def maintenance_response(
         self, request: RequestInfo, *, active: bool | None = None

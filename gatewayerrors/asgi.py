@@ -3,6 +3,10 @@
     app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app
     app.add_middleware(GatewayErrorsMiddleware, service="checkout-api")      # Starlette, FastAPI
 
+Wrapping a Starlette or FastAPI application from outside gives the same answers as
+:func:`gatewayerrors.starlette.install`: the middleware installs itself inside the app (where
+Starlette's own error middleware cannot answer first) and passes everything through outside.
+
 HTTP: an upstream failure raised by the app becomes the translated 502/503/504 response and is
 *not* re-raised, so the client's keep-alive connection survives. Anything else is re-raised
 untouched for the framework's own 500 handling. If the app had already started its response,
@@ -70,9 +74,9 @@ def _encode_headers(
 class GatewayErrorsMiddleware:
     """Answers upstream failures raised by an ASGI app as correct gateway errors.
 
-    Takes the :class:`~gatewayerrors.Settings` options as keyword arguments (or one
-    ``settings`` object). All request state lives in local variables: one instance serves
-    every request.
+    Takes the :class:`~gatewayerrors.Settings` options as keyword arguments, one ``settings``
+    object, or a ``translator`` shared with another adapter. All request state lives in local
+    variables: one instance serves every request.
     """
 
     failures_after_start: int
@@ -83,16 +87,27 @@ class GatewayErrorsMiddleware:
         self,
         app: ASGIApp,
         settings: Settings | None = None,
+        *,
+        translator: Translator | None = None,
         **options: Unpack[SettingsOptions],
     ) -> None:
         self.app = app
-        self.translator = Translator(settings, **options)
+        self.translator = Translator.for_adapter(settings, translator, options)
         self.failures_after_start = 0
+        self._delegated = _is_starlette_app(app)
+        if self._delegated:
+            # Starlette's ServerErrorMiddleware sits inside the app and would answer 500 (and
+            # re-raise) before a wrapper outside could answer: put the middleware inside the
+            # app instead, where install() puts it, and pass everything through out here.
+            install_inside(app, self.translator)
         self._maintenance = self.translator.maintenance_check
         self._request_id_name = self.translator.settings.request_id_header.lower()
         self._request_id_header = self._request_id_name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._delegated:
+            await self.app(scope, receive, send)
+            return
         scope_type = scope["type"]
         if scope_type != "http":
             if scope_type == "websocket":
@@ -168,10 +183,7 @@ class GatewayErrorsMiddleware:
         return True
 
     async def _maintenance_answer(self, scope: Scope, send: Send) -> bool:
-        translator = self.translator
-        if not translator.maintenance_active():
-            return False
-        response = translator.maintenance_response(self._request(scope), active=True)
+        response = self.translator.maintenance_answer(lambda: self._request(scope))
         if response is None:
             return False
         if scope["type"] == "websocket":
@@ -220,6 +232,25 @@ class GatewayErrorsMiddleware:
         finally:
             await translator.areport(response, exc)
         return True
+
+
+def install_inside(app: Any, translator: Translator) -> None:
+    """Add the middleware to a Starlette app's own stack, innermost of its user middleware
+    (what :func:`gatewayerrors.starlette.install` does)."""
+    from starlette.middleware import Middleware  # only ever called for a Starlette app
+
+    if app.middleware_stack is not None:
+        raise RuntimeError("install() must be called before the application starts serving")
+    # user_middleware runs outermost first; Starlette's add_middleware inserts at the front.
+    app.user_middleware.append(Middleware(GatewayErrorsMiddleware, translator=translator))
+
+
+def _is_starlette_app(app: object) -> bool:
+    """A Starlette application (FastAPI's included), recognised without importing Starlette."""
+    return any(
+        cls.__name__ == "Starlette" and cls.__module__.startswith("starlette.")
+        for cls in type(app).__mro__
+    )
 
 
 async def _send_http(send: Send, response: ErrorResponse, request_id_name: str) -> None:

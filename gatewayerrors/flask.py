@@ -26,20 +26,27 @@ Detail (the exception's type and message) follows ``app.debug`` unless ``debug``
 
 from __future__ import annotations
 
+from ._optional import require
+
+require("flask", extra="flask", needed_by="gatewayerrors.flask", project="Flask")
+
 import dataclasses
+import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
+from werkzeug.utils import import_string
 
 from ._exceptions import GatewayError
-from ._settings import Settings
+from ._settings import Settings, SettingsOptions, check_option_names
 from ._translate import ErrorResponse, Translator
 from .wsgi import GatewayErrorsWSGIMiddleware, request_id_key, request_info, status_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    from typing_extensions import Unpack
 
 __all__ = ["CONFIG_PREFIX", "GatewayErrors"]
 
@@ -57,19 +64,33 @@ class GatewayErrors:
     """
 
     def __init__(
-        self, app: Flask | None = None, settings: Settings | None = None, **options: Any
+        self,
+        app: Flask | None = None,
+        settings: Settings | None = None,
+        *,
+        translator: Translator | None = None,
+        **options: Unpack[SettingsOptions],
     ) -> None:
-        if settings is not None and options:
-            raise TypeError("pass either settings or keyword options, not both")
+        if sum((settings is not None, translator is not None, bool(options))) > 1:
+            raise TypeError("pass a translator, settings or keyword options: only one of them")
         self.settings = settings
+        self.translator = translator
         self.options = options
+        check_option_names(options)  # a misspelt option fails here, its value at init_app
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Install the error handlers and the WSGI wrapper on ``app``."""
-        settings, follow_debug = self._settings_for(app)
-        state = _AppState(app, settings, follow_debug)
+        """Install the error handlers and the WSGI wrapper on ``app``.
+
+        Raises :class:`~gatewayerrors.SettingsError` (or ``TypeError`` for an unknown
+        ``GATEWAYERRORS_*`` key) at once for invalid settings.
+        """
+        if self.translator is not None:
+            state = _AppState(app, self.translator, follow_debug=False)
+        else:
+            settings, follow_debug = self._settings_for(app)
+            state = _AppState(app, Translator(settings), follow_debug)
         app.extensions[_EXTENSION] = state
         registered = app.error_handler_spec[None][None]
         classes: list[type[BaseException]] = [
@@ -96,13 +117,24 @@ class GatewayErrors:
     def _settings_for(self, app: Flask) -> tuple[Settings, bool]:
         if self.settings is not None:
             return self.settings, False
-        values = {
+        values: dict[str, Any] = {
             key[len(CONFIG_PREFIX) :].lower(): value
             for key, value in app.config.items()
             if key.startswith(CONFIG_PREFIX)
         }
         values.update(self.options)
-        return Settings.from_mapping(values), "debug" not in values
+        templates = values.get("templates")
+        if isinstance(templates, (str, os.PathLike)) and not os.path.isabs(templates):
+            # Like Flask's own template_folder: relative to the app, not the working directory.
+            values["templates"] = os.path.join(app.root_path, templates)
+        on_error = values.get("on_error")
+        if isinstance(on_error, str):  # a dotted path, as a config file can only say
+            values["on_error"] = import_string(on_error)
+
+        def spell(option: str) -> str:
+            return option if option in self.options else CONFIG_PREFIX + option.upper()
+
+        return Settings.from_mapping(values, name=spell), "debug" not in values
 
 
 def _too_broad(cls: type[BaseException]) -> bool:
@@ -130,9 +162,10 @@ def _outermost(classes: Iterable[type[BaseException]]) -> list[type[BaseExceptio
 class _AppState:
     """One app's translators and hooks (``app.extensions["gatewayerrors"]``)."""
 
-    def __init__(self, app: Flask, settings: Settings, follow_debug: bool) -> None:
+    def __init__(self, app: Flask, translator: Translator, follow_debug: bool) -> None:
         self.app = app
-        self.translator = Translator(settings)
+        self.translator = translator
+        settings = translator.settings
         self._follow_debug = follow_debug and not settings.debug
         self._debug_translator: Translator | None = None
         self._request_id_key = request_id_key(settings.request_id_header)

@@ -25,12 +25,13 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ._render import reason_phrase
-from ._settings import Settings
+from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from typing_extensions import Unpack
 
 __all__ = ["GatewayErrorsWSGIMiddleware"]
 
@@ -102,12 +103,9 @@ class GatewayErrorsWSGIMiddleware:
         settings: Settings | None = None,
         *,
         translator: Translator | None = None,
-        **options: Any,
+        **options: Unpack[SettingsOptions],
     ) -> None:
-        if translator is None:
-            translator = Translator(settings, **options)
-        elif settings is not None or options:
-            raise TypeError("pass either a translator or settings, not both")
+        translator = Translator.for_adapter(settings, translator, options)
         self.app = app
         self.translator = translator
         self._maintenance_check = translator.maintenance_check
@@ -186,11 +184,9 @@ class GatewayErrorsWSGIMiddleware:
     def _maintenance(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes] | None:
-        translator = self.translator_for(environ)
-        if not translator.maintenance_active():
-            return None
-        request = request_info(environ, self._request_id_key)
-        response = translator.maintenance_response(request, active=True)
+        response = self.translator_for(environ).maintenance_answer(
+            lambda: request_info(environ, self._request_id_key)
+        )
         if response is None:
             return None
         self._start(response, start_response)

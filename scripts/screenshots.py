@@ -6,7 +6,7 @@ repository root:
 
     PYTHONPATH=$PWD python scripts/screenshots.py [--out docs/screenshots] [--chromium PATH]
 
-Pages are rendered through the real :class:`gatewayerrors.Translator` (so what is shown is what
+Pages are rendered through the real :class:`gatewayerrors.core.Translator` (so what is shown is what
 is served) with a fixed request id, written to a temporary folder, and opened from ``file://``
 with networking, sync and component updates off. Dark mode uses ``--force-dark-mode``, which
 makes Chromium report ``prefers-color-scheme: dark``.
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gatewayerrors import RequestInfo, Translator
+from gatewayerrors.core import RequestInfo, Translator
 
 REQUEST_ID = "7f3c9a1e4b2d4c8e9a0f1b2c3d4e5f60"
 DESKTOP = (1280, 800)

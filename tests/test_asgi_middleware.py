@@ -16,6 +16,7 @@ from typing import Any, ForwardRef
 import pytest
 
 import gatewayerrors
+import gatewayerrors.core
 from gatewayerrors import GatewayErrorsMiddleware, ServiceUnavailable, Settings, SettingsOptions
 
 Message = dict[str, Any]
@@ -104,7 +105,7 @@ def test_options_or_settings_object_but_not_both() -> None:
         GatewayErrorsMiddleware(ok_app, servce="typo")  # type: ignore[call-arg]
 
 
-def test_public_name_is_exported_lazily() -> None:
+def test_public_name_is_exported() -> None:
     assert gatewayerrors.GatewayErrorsMiddleware is GatewayErrorsMiddleware
 
 
@@ -189,7 +190,7 @@ def test_request_info_is_built_from_the_scope() -> None:
     )
     run(GatewayErrorsMiddleware(raising(refused()), style=style), scope)
     [request] = seen
-    assert request == gatewayerrors.RequestInfo("GET", "/p", "a=1", "text/html", "abc", scope)
+    assert request == gatewayerrors.core.RequestInfo("GET", "/p", "a=1", "text/html", "abc", scope)
 
 
 def test_a_custom_styles_non_latin1_header_does_not_break_the_answer() -> None:
@@ -431,7 +432,7 @@ def malformed(fields: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fields", MALFORMED_SCOPES.values(), ids=list(MALFORMED_SCOPES))
 def test_a_malformed_scope_still_gets_the_answer(fields: dict[str, Any]) -> None:
-    seen: list[gatewayerrors.RequestInfo] = []
+    seen: list[gatewayerrors.core.RequestInfo] = []
 
     def style(error: Any, fmt: Any, request: Any) -> tuple[str, bytes]:
         seen.append(request)

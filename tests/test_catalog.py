@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from gatewayerrors import Catalog, ErrorKind, catalog
+from gatewayerrors import ErrorKind, catalog
+from gatewayerrors.core import Catalog
 
 # RFC 9209 §2.3: every registered proxy error type and its "Recommended HTTP Status Code".
 # proxy_internal_response recommends "depends" (None): we answer 500 for it.

@@ -27,7 +27,8 @@ import requests.adapters
 import urllib3
 from upstreams import Upstreams
 
-from gatewayerrors import Classifier, Evidence, catalog
+from gatewayerrors import Classifier, catalog
+from gatewayerrors.core import Evidence
 
 # A call that must fail fast (refused, reset, a status) gets a generous timeout so a busy machine
 # cannot turn it into a timeout; a call that must time out gets a short one.

@@ -20,17 +20,17 @@ import pytest
 from upstreams import Upstreams
 
 import gatewayerrors
+import gatewayerrors.core
 from gatewayerrors import (
     BadGateway,
     Classifier,
-    Evidence,
     GatewayError,
     GatewayTimeout,
     ServiceUnavailable,
     catalog,
-    parse_retry_after,
 )
 from gatewayerrors._classify import _BUILT_IN_RULES
+from gatewayerrors.core import Evidence, parse_retry_after
 
 classifier = Classifier()
 
@@ -254,7 +254,7 @@ def test_classifier_without_built_ins() -> None:
 
 
 def test_module_level_register_is_the_default_classifier() -> None:
-    assert gatewayerrors.register.__self__ is gatewayerrors.default_classifier  # type: ignore[attr-defined]
+    assert gatewayerrors.register.__self__ is gatewayerrors.core.default_classifier  # type: ignore[attr-defined]
 
 
 # -- the application's own GatewayError ---------------------------------------------------------

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wsgi_servers import serve_wsgi
 
-from gatewayerrors import GatewayError, GatewayErrorsWSGIMiddleware, RequestInfo, Translator
-from gatewayerrors._settings import Settings
+from gatewayerrors import GatewayError, GatewayErrorsWSGIMiddleware, Settings
+from gatewayerrors.core import RequestInfo, Translator
 
 # C0 controls other than tab and newline, DEL and C1: none may be in an HTML or text body.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -18,17 +18,16 @@ import pytest
 from test_pages import REQUEST_ID, parse_page, problem_script
 
 from gatewayerrors import (
-    Format,
+    DEFAULT_MAINTENANCE_EXEMPT,
     GatewayError,
-    RequestInfo,
     ServiceUnavailable,
     Settings,
-    Translator,
     UpstreamFailure,
     catalog,
 )
 from gatewayerrors._pages import PageContext, page_context, page_heading
 from gatewayerrors._templates import TemplateDirectory
+from gatewayerrors.core import Format, RequestInfo, Translator
 
 JSON = "application/json"
 XML = "application/xml"
@@ -255,6 +254,16 @@ def test_maintenance_exempt_prefixes() -> None:
     assert translator.maintenance_response(request(path="/admin")) is not None
 
 
+def test_maintenance_exempt_extra_adds_to_the_health_check_defaults() -> None:
+    translator = Translator(maintenance=True, maintenance_exempt_extra=("/admin/",))
+    for path in ("/health", "/healthz", "/livez", "/readyz", "/admin/users"):
+        assert translator.maintenance_response(request(path=path)) is None, path
+    assert translator.maintenance_response(request(path="/orders")) is not None
+    assert translator.settings.exempt_paths == (*DEFAULT_MAINTENANCE_EXEMPT, "/admin/")
+    with pytest.raises(ValueError, match="maintenance_exempt_extra"):
+        Translator(maintenance_exempt_extra="/admin/")  # type: ignore[arg-type]
+
+
 def test_maintenance_callable_is_checked_per_request() -> None:
     state = {"on": False}
     translator = Translator(maintenance=lambda: state["on"])
@@ -442,6 +451,23 @@ def test_jinja_only_syntax_without_jinja2_falls_back(
     assert "install Jinja2" in caplog.text
     page = parse_page(refused(translator, HTML).body)
     assert page.find("h1").text() == page_heading(catalog["connection_refused"])
+
+
+def test_a_template_that_needs_jinja2_is_reported_once_not_per_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    folder = write_templates(tmp_path / "t", {"error.html": JINJA_503})
+    with caplog.at_level(logging.DEBUG, logger="gatewayerrors"):
+        translator = Translator(templates=folder)
+        startup = [r for r in caplog.records if r.name == "gatewayerrors"]
+        caplog.clear()
+        bodies = {refused(translator, HTML).body.count(b"<h1>") for _ in range(20)}
+    assert len(startup) == 1
+    assert startup[0].levelno == logging.ERROR
+    assert startup[0].exc_info is None
+    assert bodies == {1}  # the built-in page each time
+    assert [r for r in caplog.records if r.name == "gatewayerrors"] == []
 
 
 @pytest.mark.parametrize(

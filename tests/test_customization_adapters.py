@@ -36,14 +36,13 @@ from test_pages import Node, parse_page, problem_script
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import (
-    Format,
     GatewayErrorsMiddleware,
     GatewayErrorsWSGIMiddleware,
-    RequestInfo,
     UpstreamFailure,
     catalog,
 )
 from gatewayerrors._pages import page_heading
+from gatewayerrors.core import Format, RequestInfo
 from gatewayerrors.flask import GatewayErrors
 
 pytestmark = pytest.mark.server
@@ -575,6 +574,15 @@ def test_maintenance_callable_toggled_at_runtime(adapter: Adapter, client: httpx
         switch.clear()
         assert fetch(client, adapter, "/ok").text == "hello"
         assert fetch(client, adapter, "/fault/refused").status_code == 502
+
+
+def test_maintenance_exempt_extra_keeps_the_health_checks(
+    adapter: Adapter, client: httpx.Client
+) -> None:
+    with adapter.configure(maintenance=True, maintenance_exempt_extra=("/ok",)):
+        assert fetch(client, adapter, "/ok").text == "hello"
+        assert fetch(client, adapter, "/health").text == "hello"
+        assert fetch(client, adapter, "/fault/refused").status_code == 503
 
 
 # -- the same bytes everywhere ---------------------------------------------------------------

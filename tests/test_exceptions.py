@@ -10,16 +10,8 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from gatewayerrors import (
-    BadGateway,
-    ErrorResponse,
-    GatewayError,
-    GatewayTimeout,
-    RequestInfo,
-    ServiceUnavailable,
-    Translator,
-    catalog,
-)
+from gatewayerrors import BadGateway, GatewayError, GatewayTimeout, ServiceUnavailable, catalog
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 
 def translate(exc: BaseException) -> ErrorResponse:
@@ -153,7 +145,7 @@ def test_survives_pickle_and_copy() -> None:
 
 def test_the_message_is_for_logs_and_never_reaches_the_client() -> None:
     """The positional message is an exception message: hosts in it must not leak."""
-    from gatewayerrors import RequestInfo, Translator
+    from gatewayerrors.core import RequestInfo, Translator
 
     exc = BadGateway("payments at http://10.0.0.5:8080/charge failed: refused")
     assert str(exc) == "payments at http://10.0.0.5:8080/charge failed: refused"

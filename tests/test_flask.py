@@ -23,7 +23,8 @@ from wsgi_servers import (
     upstream_exception,
 )
 
-from gatewayerrors import Classifier, RequestInfo, ServiceUnavailable, Translator
+from gatewayerrors import Classifier, ServiceUnavailable
+from gatewayerrors.core import RequestInfo, Translator
 from gatewayerrors.flask import GatewayErrors
 
 pytestmark = pytest.mark.server
@@ -331,7 +332,9 @@ def test_settings_from_config_and_keyword_arguments(upstreams: Any) -> None:
 
     typo = Flask("typo")
     typo.config["GATEWAYERRORS_SERVCE"] = "x"
-    with pytest.raises(TypeError, match="servce"):
+    with pytest.raises(
+        TypeError, match=r"GATEWAYERRORS_SERVCE \(did you mean GATEWAYERRORS_SERVICE\?\)"
+    ):
         GatewayErrors(typo)
 
 

@@ -11,15 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import (
-    BadGateway,
-    ErrorResponse,
-    GatewayTimeout,
-    RequestInfo,
-    ServiceUnavailable,
-    Translator,
-    catalog,
-)
+from gatewayerrors import BadGateway, GatewayTimeout, ServiceUnavailable, catalog
 from gatewayerrors._headers import (
     clean_header_value,
     proxy_status,
@@ -27,6 +19,7 @@ from gatewayerrors._headers import (
     sf_string,
     valid_request_id,
 )
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 ACCEPTS = ["application/problem+json", "application/problem+xml", "text/html", "text/plain"]
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -352,7 +345,7 @@ def test_request_id_header_name_is_configurable_and_lowercase() -> None:
 
 def test_a_style_header_outside_ascii_becomes_printable_ascii() -> None:
     """WSGI servers refuse non-latin-1 header values: the core never hands one over."""
-    from gatewayerrors import RequestInfo, Translator
+    from gatewayerrors.core import RequestInfo, Translator
 
     translator = Translator(
         style=lambda error, fmt, request: ("application/json; n=☃\r\nX: 1", b"{}")

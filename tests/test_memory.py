@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from gatewayerrors import ErrorResponse, RequestInfo, ServiceUnavailable, Translator
+from gatewayerrors import ServiceUnavailable
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 ACCEPTS = ["application/json", "text/html", "application/xml", "text/plain", None, "*/*"]
 

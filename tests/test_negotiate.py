@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import Format, RequestInfo, Translator, _negotiate, negotiate
+from gatewayerrors import _negotiate
+from gatewayerrors.core import Format, RequestInfo, Translator, negotiate
 
 CHROME = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"

@@ -22,8 +22,8 @@ import re
 import sys
 from pathlib import Path
 
-from gatewayerrors import RequestInfo, Translator, catalog
-from gatewayerrors._error import Evidence, UpstreamFailure
+from gatewayerrors import UpstreamFailure, catalog
+from gatewayerrors.core import Evidence, RequestInfo, Translator
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "builtin_page.json"
 METHODS = ("GET", "POST", "HEAD")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import Evidence, GatewayError, RequestInfo, Translator, catalog
+from gatewayerrors import GatewayError, catalog
 from gatewayerrors._pages import (
     AUTO_RETRY_MAX,
     AUTO_RETRY_MIN,
@@ -29,6 +29,7 @@ from gatewayerrors._pages import (
     script_json,
 )
 from gatewayerrors._render import uri_path
+from gatewayerrors.core import Evidence, RequestInfo, Translator
 
 _CSS = page_assets().css  # as served: minified from gatewayerrors/page/page.css
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr", "area", "base", "col"}

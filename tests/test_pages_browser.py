@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_pages import parse_page
 
-from gatewayerrors import RequestInfo, Translator
+from gatewayerrors.core import RequestInfo, Translator
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

@@ -12,15 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewayerrors import (
-    ErrorResponse,
-    GatewayTimeout,
-    RequestInfo,
-    ServiceUnavailable,
-    Translator,
-    catalog,
-)
+from gatewayerrors import GatewayTimeout, ServiceUnavailable, catalog
 from gatewayerrors._render import PROBLEM_XML_NAMESPACE, reason_phrase, xml_text
+from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 NS = "{urn:ietf:rfc:7807}"
 ACCEPT = {

@@ -7,7 +7,8 @@ import dataclasses
 import orjson
 import pytest
 
-from gatewayerrors import RequestInfo, Settings, Translator, catalog
+from gatewayerrors import Settings, catalog
+from gatewayerrors.core import RequestInfo, Translator
 
 
 def test_production_defaults() -> None:

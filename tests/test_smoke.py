@@ -3,7 +3,7 @@
 import socket
 
 import gatewayerrors
-from gatewayerrors import RequestInfo, Translator
+from gatewayerrors.core import RequestInfo, Translator
 
 
 def test_refused_connection_becomes_502() -> None:

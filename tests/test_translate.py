@@ -23,15 +23,17 @@ from upstreams import Upstreams
 
 from gatewayerrors import (
     Classifier,
-    ErrorResponse,
-    Evidence,
     GatewayTimeout,
-    RequestInfo,
     ServiceUnavailable,
     Settings,
-    Translator,
     UpstreamFailure,
     catalog,
+)
+from gatewayerrors.core import (
+    ErrorResponse,
+    Evidence,
+    RequestInfo,
+    Translator,
     websocket_close_code,
 )
 
@@ -652,7 +654,7 @@ def test_maintenance_active_asks_the_callable_and_never_raises(
     ],
 )
 def test_websocket_close_codes_follow_the_status(code: str, close_code: int) -> None:
-    from gatewayerrors import websocket_close_code
+    from gatewayerrors.core import websocket_close_code
 
     response = Translator().response_for(code, RequestInfo())
     assert websocket_close_code(response.error) == close_code

@@ -26,12 +26,8 @@ from wsgi_servers import (
     upstream_exception,
 )
 
-from gatewayerrors import (
-    GatewayErrorsWSGIMiddleware,
-    RequestInfo,
-    ServiceUnavailable,
-    Translator,
-)
+from gatewayerrors import GatewayErrorsWSGIMiddleware, ServiceUnavailable
+from gatewayerrors.core import RequestInfo, Translator
 
 pytestmark = pytest.mark.server
 

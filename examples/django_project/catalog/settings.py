@@ -9,7 +9,7 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-example-key-do-not-de
 DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
-INSTALLED_APPS: list[str] = []
+INSTALLED_APPS = ["gatewayerrors.django"]  # its system checks: manage.py check
 MIDDLEWARE = [
     # First, so maintenance mode answers before anything else runs.
     "gatewayerrors.django.GatewayErrorsMiddleware",

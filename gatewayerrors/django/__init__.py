@@ -20,10 +20,15 @@ unknown ones through to this middleware. To answer inside DRF (a custom catch-al
 
 from __future__ import annotations
 
+from .._optional import require
+
+require("django", extra="django", needed_by="gatewayerrors.django", project="Django")
+
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
-from typing import Any
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
@@ -42,11 +47,15 @@ from django.http import (  # type: ignore[import-untyped]
 )
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
 from django.utils.log import log_response  # type: ignore[import-untyped]
+from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
-from ._error import UpstreamFailure
-from ._pages import page_context
-from ._settings import Settings
-from ._translate import ErrorResponse, RequestInfo, Translator
+from .._error import UpstreamFailure
+from .._pages import page_context
+from .._settings import Settings, SettingsOptions
+from .._translate import ErrorResponse, RequestInfo, Translator
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "SETTINGS_NAME",
@@ -79,13 +88,30 @@ def get_translator() -> Translator:
 
 
 def _settings() -> Settings:
-    values = dict(getattr(django_settings, SETTINGS_NAME, None) or {})
+    configured = getattr(django_settings, SETTINGS_NAME, None) or {}
+    if not isinstance(configured, Mapping):
+        raise ImproperlyConfigured(
+            f"{SETTINGS_NAME} must be a dict, not {type(configured).__name__}"
+        )
+    values = dict(configured)
     template_name = values.pop("template_name", None)
     values.setdefault("debug", bool(django_settings.DEBUG))
+    templates = values.get("templates")
+    base_dir = getattr(django_settings, "BASE_DIR", None)
+    if isinstance(templates, (str, os.PathLike)) and not os.path.isabs(templates) and base_dir:
+        # Relative to the project (BASE_DIR), as Django's own settings are, not to the cwd.
+        values["templates"] = os.path.join(base_dir, templates)
+    on_error = values.get("on_error")
     try:
-        settings = Settings.from_mapping(values)
+        if isinstance(on_error, str):  # a dotted path, the way Django settings name callables
+            values["on_error"] = import_string(on_error)
+        settings = Settings.from_mapping(values, name=lambda option: f'{SETTINGS_NAME}["{option}"]')
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f'{SETTINGS_NAME}["on_error"]: cannot import {on_error!r} ({exc})'
+        ) from exc
     except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"{SETTINGS_NAME}: {exc}") from exc
+        raise ImproperlyConfigured(str(exc)) from exc
     if template_name is not None:
         if settings.templates is not None:
             raise ImproperlyConfigured(f"{SETTINGS_NAME}: set template_name or templates, not both")
@@ -134,14 +160,18 @@ def django_response(response: ErrorResponse) -> HttpResponse:
     return HttpResponse(response.body, status=response.status, headers=dict(response.headers))
 
 
-def response_for_exception(request: HttpRequest, exc: BaseException) -> HttpResponse | None:
+def response_for_exception(
+    request: HttpRequest, exc: BaseException, *, translator: Translator | None = None
+) -> HttpResponse | None:
     """The response for an upstream failure, reported as Django reports a 5xx; else None.
 
     What the middleware and the DRF handler use: call it from your own exception handler.
+    ``translator`` defaults to the one built from ``settings.GATEWAYERRORS``.
     """
     if isinstance(exc, _DJANGO_ANSWERS):
         return None
-    translator = get_translator()
+    if translator is None:
+        translator = get_translator()
     settings = translator.settings
     response = translator.translate(exc, request_info(request, settings.request_id_header))
     if response is None:
@@ -168,6 +198,11 @@ class GatewayErrorsMiddleware:
     """Answers upstream failures raised by views with 502/503/504 responses (and maintenance).
 
     Put it near the top of ``MIDDLEWARE`` so maintenance mode answers before other work.
+    Django builds it with ``get_response`` alone: the settings then come from
+    ``settings.GATEWAYERRORS`` and are checked here, when Django loads its middleware (at
+    startup), so an invalid one stops the server with ``ImproperlyConfigured`` instead of
+    failing every request. Like every adapter it also takes ``settings=``, keyword options or a
+    shared ``translator=`` (for building a handler by hand).
     """
 
     sync_capable = True
@@ -176,40 +211,51 @@ class GatewayErrorsMiddleware:
     def __init__(
         self,
         get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
+        settings: Settings | None = None,
+        *,
+        translator: Translator | None = None,
+        **options: Unpack[SettingsOptions],
     ) -> None:
         self.get_response = get_response
+        self._translator = (
+            Translator.for_adapter(settings, translator, options)
+            if settings is not None or translator is not None or options
+            else None
+        )
+        self.translator  # noqa: B018 -- builds (and so checks) the settings now, at startup
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
 
+    @property
+    def translator(self) -> Translator:
+        """This middleware's translator: its own, or the one from ``settings.GATEWAYERRORS``."""
+        return self._translator or get_translator()
+
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        translator = get_translator()
-        if translator.maintenance_check is not None:
-            response = self._maintenance(translator, request)
-            if response is not None:
-                return response
+        response = self._maintenance(request)
+        if response is not None:
+            return response
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        translator = get_translator()
-        if translator.maintenance_check is not None:
-            response = self._maintenance(translator, request)
-            if response is not None:
-                return response
+        response = self._maintenance(request)
+        if response is not None:
+            return response
         return await self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Django's hook for a view's exception: our response, or None to let Django go on."""
-        return response_for_exception(request, exception)
+        return response_for_exception(request, exception, translator=self._translator)
 
-    @staticmethod
-    def _maintenance(translator: Translator, request: HttpRequest) -> HttpResponse | None:
-        if not translator.maintenance_active():
+    def _maintenance(self, request: HttpRequest) -> HttpResponse | None:
+        translator = self.translator
+        if translator.maintenance_check is None:
             return None
-        info = request_info(request, translator.settings.request_id_header)
-        response = translator.maintenance_response(info, active=True)
+        header = translator.settings.request_id_header
+        response = translator.maintenance_answer(lambda: request_info(request, header))
         return None if response is None else django_response(response)
 
 
