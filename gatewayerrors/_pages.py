@@ -39,10 +39,15 @@ __all__ = [
     "AUTO_RETRY_MAX",
     "AUTO_RETRY_MIN",
     "HtmlRenderer",
+    "PageAssets",
     "PageContext",
     "auto_retry_delay",
+    "build_builtin_page",
     "build_html_renderer",
+    "page_assets",
     "page_context",
+    "page_heading",
+    "page_headings",
     "script_json",
 ]
 
