@@ -90,3 +90,21 @@ def test_bytes_renderer_needs_a_value_for_every_placeholder() -> None:
     with pytest.raises(ValueError, match=r"t.html: no value for placeholders \['b'\]"):
         template.bytes_renderer(("a",))
     assert template.bytes_renderer(("b", "a"))((b"2", b"1")) == b"12"
+
+
+def test_page_html_renders_the_same_under_jinja2() -> None:
+    # page.html uses only the {{ name }} subset, so it is a valid Jinja2 template too and
+    # renders to the same text: one template language for the built-in page and users' pages.
+    jinja2 = pytest.importorskip("jinja2")
+    markupsafe = pytest.importorskip("markupsafe")
+    folder = resources.files("gatewayerrors") / "page"
+    source = (folder / "page.html").read_text("utf-8")
+    page = page_assets().page
+    values = {key: f"<b>{key} &amp; 100%</b>" for key in page.keys}
+    ours = page.bind(values, markup=frozenset(values)).bytes_renderer(())(()).decode()
+    environment = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
+    theirs = environment.from_string(source).render(
+        {key: markupsafe.Markup(value) for key, value in values.items()}
+    )
+    assert ours == theirs
+    assert "<b>heading &amp; 100%</b>" in ours
