@@ -28,7 +28,7 @@ import orjson
 
 from ._catalog import ErrorKind, catalog
 from ._error import UpstreamFailure
-from ._render import problem_members, reason_phrase
+from ._render import clean_text, problem_members, reason_phrase
 from ._templates import PlaceholderTemplate, TemplateDirectory
 from ._types import PageContext, RequestInfo
 
@@ -180,7 +180,8 @@ def page_headings(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     headings = {}
     for code, kind in catalog.items():
         override = overrides.get(code, {})
-        headings[code] = override.get("heading") or override.get("title") or page_heading(kind)
+        heading = override.get("heading") or override.get("title") or page_heading(kind)
+        headings[code] = clean_text(heading)
     return headings
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import re
 from collections.abc import Callable
 from random import getrandbits
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,7 +23,7 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
+from ._render import clean_text, reason_phrase, render_problem_json, render_problem_xml, render_text
 from ._settings import Settings, SettingsOptions, resolve_settings
 from ._styles import build_style
 from ._types import ErrorResponse, RequestInfo
@@ -47,10 +46,6 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
-# C0 controls but tab and newline, DEL, and the C1 controls: HTML's parser reports each as an
-# error (WHATWG HTML §13.2.3.5, "control-character-in-input-stream"; the Nu checker rejects the
-# page), a terminal runs them as escapes (ESC, BEL, CSI U+009B), and XML 1.0 forbids most of them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _CodeText(NamedTuple):
@@ -89,26 +84,12 @@ def _debug_text(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
-    text = _CONTROL.sub("", text[:_MAX_DEBUG].replace("\r\n", "\n").replace("\r", "\n"))
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return clean_text(text[:_MAX_DEBUG])
 
 
 def _safe_text(value: str) -> str:
     # Lone surrogates cannot be encoded by any renderer; replace them once, here.
     return value.encode("utf-8", "replace").decode("utf-8")
-
-
-def _clean_text(value: str) -> str:
-    """Words for a body: control characters dropped (and lone surrogates replaced), once, here.
-
-    The app's own text (``GatewayError(detail=..., upstream=...)``) reaches HTML, plain text,
-    JSON and XML alike, so it is cleaned in the one error value rather than per renderer: every
-    format, style, template and ``on_error`` hook sees the same words. CR and CRLF become LF (a
-    lone CR would let text overwrite a line in a terminal).
-    """
-    if not value.isprintable():  # the common case (plain text) skips the regex
-        value = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return _safe_text(value)
 
 
 class Translator:
@@ -159,9 +140,9 @@ class Translator:
             status = proxy_status(self.settings.service, kind.code)
         return _CodeText(
             kind,
-            _clean_text(override.get("title", kind.title)),
-            _clean_text(override.get("detail", kind.description)),
-            _clean_text(override.get("hint", kind.hint)),
+            clean_text(override.get("title", kind.title)),
+            clean_text(override.get("detail", kind.description)),
+            clean_text(override.get("hint", kind.hint)),
             status,
         )
 
@@ -205,8 +186,8 @@ class Translator:
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
-        detail = text.detail if evidence.detail is None else _clean_text(evidence.detail)
-        upstream = None if evidence.upstream is None else _clean_text(evidence.upstream)
+        detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
+        upstream = None if evidence.upstream is None else clean_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
         instance = request.path or None
         if instance is not None and not instance.isascii():

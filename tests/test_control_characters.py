@@ -119,3 +119,10 @@ def test_overrides_may_use_tab_newline_and_crlf() -> None:
     response = translator.response_for("maintenance", RequestInfo(accept="text/plain"))
     assert "Back soon.\nSee\tstatus.\n" in response.body.decode()
     assert "\r" not in response.body.decode()
+
+
+def test_a_heading_override_with_crlf_reaches_the_page_as_newline() -> None:
+    translator = Translator(overrides={"maintenance": {"heading": "Back soon\r\nat 14:00"}})
+    page = translator.response_for("maintenance", RequestInfo(accept="text/html")).body.decode()
+    assert "<h1>Back soon\nat 14:00</h1>" in page
+    assert not FORBIDDEN.search(page)
