@@ -29,11 +29,11 @@ import orjson
 from ._catalog import ErrorKind, catalog
 from ._error import UpstreamFailure
 from ._render import clean_text, problem_members, reason_phrase
-from ._templates import PlaceholderTemplate, TemplateDirectory
 from ._types import PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
+    from ._templates import PlaceholderTemplate
 
 __all__ = [
     "AUTO_RETRY_MAX",
@@ -122,7 +122,10 @@ def strip_script(script: str) -> str:
 @functools.lru_cache(maxsize=1)
 def page_assets() -> PageAssets:
     """Read and check ``gatewayerrors/page/*`` once (the first time a renderer is built)."""
+    # Imported here, not at the top: `import gatewayerrors` need not pay for them (~3 ms).
     from importlib import resources
+
+    from ._templates import PlaceholderTemplate
 
     folder = resources.files(__package__) / "page"
 
@@ -424,6 +427,8 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
             return builtin(error, request.method)
 
         return render_callable
+
+    from ._templates import TemplateDirectory  # only apps with a templates directory need it
 
     directory = TemplateDirectory(templates, logger)
 
