@@ -176,6 +176,7 @@ PUBLIC = {
         "Send",
     },
     "gatewayerrors.wsgi": {"GatewayErrorsWSGIMiddleware"},
+    "gatewayerrors.testing": {"GARBAGE", "TRUNCATED", "FaultyUpstreams"},
     "gatewayerrors.starlette": {"install"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
     "gatewayerrors.django": {
