@@ -35,7 +35,9 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
-OVERRIDE_KEYS = ("title", "detail", "hint")
+OVERRIDE_KEYS = ("title", "detail", "hint", "heading")
+# NUL, ESC, BEL...: never meant in a page or a terminal (CR is accepted; it becomes LF).
+_OVERRIDE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLES = ("problem", "twitter")
 """The built-in response styles (``style=`` also takes a callable)."""
 DEFAULT_MAINTENANCE_EXEMPT = ("/health", "/healthz", "/livez", "/readyz")
@@ -106,7 +108,11 @@ class Settings:
     trust_request_id: bool = True
     """Reuse a valid incoming request id instead of generating one."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
+
+    ``heading`` is the HTML page's heading only (words for a person); the others apply to
+    every format.
+    """
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
@@ -270,6 +276,11 @@ def _check_overrides(overrides: object) -> None:
             # Checked here so that no renderer can fail on it later (lone surrogates).
             if not isinstance(text, str) or not _encodable(text):
                 raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
+            if _OVERRIDE_CONTROL.search(text):
+                raise SettingsError(
+                    f"overrides[{code!r}][{key!r}]",
+                    "must not contain control characters (tab and newline are fine)",
+                )
 
 
 def _check_style(style: object) -> None:

@@ -26,6 +26,7 @@ from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import (
+    clean_text,
     instance_path,
     reason_phrase,
     render_problem_json,
@@ -54,7 +55,6 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
-_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "scheme://user:password@" and the values of "?name=value&..." in debug text.
 _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
@@ -96,11 +96,10 @@ def _debug_text(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
-    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    text = clean_text(text[:_MAX_DEBUG])
     # Client messages quote the URL they called: its password and API keys must not reach a
     # body or Proxy-Status (which proxies and CDNs log), even in debug.
-    text = _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 def _safe_text(value: str) -> str:
@@ -156,9 +155,9 @@ class Translator:
             status = proxy_status(self.settings.service, kind.code)
         return _CodeText(
             kind,
-            override.get("title", kind.title),
-            override.get("detail", kind.description),
-            override.get("hint", kind.hint),
+            clean_text(override.get("title", kind.title)),
+            clean_text(override.get("detail", kind.description)),
+            clean_text(override.get("hint", kind.hint)),
             status,
         )
 
@@ -202,8 +201,8 @@ class Translator:
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
-        detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
-        upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
+        detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
+        upstream = None if evidence.upstream is None else clean_text(evidence.upstream)
         debug = _debug_text(exc) if self._debug and exc is not None else None
         instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.

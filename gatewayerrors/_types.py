@@ -72,8 +72,11 @@ class PageContext(TypedDict):
     """The HTTP status (502, 503, 504, ...)."""
     reason: str
     """Its reason phrase ("Bad Gateway")."""
+    heading: str
+    """The page's heading, words for a person ("Something went wrong on our side"); the
+    ``overrides`` ``heading``, else an overridden ``title``, else the built-in one."""
     title: str
-    """The code's short title (``overrides`` apply)."""
+    """The code's short title, for machines and operators (``overrides`` apply)."""
     detail: str
     """What happened, in one plain sentence (``overrides`` apply)."""
     hint: str

@@ -52,7 +52,7 @@ from django.utils.log import log_response  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from .._error import UpstreamFailure
-from .._pages import page_context
+from .._pages import page_context, page_headings
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
 from ..asgi import raw_path as asgi_raw_path
@@ -120,7 +120,10 @@ def _settings() -> Settings:
         if settings.templates is not None:
             raise ImproperlyConfigured(f"{SETTINGS_NAME}: set template_name or templates, not both")
         settings = dataclasses.replace(
-            settings, templates=django_template(template_name, type_base=settings.type_base)
+            settings,
+            templates=django_template(
+                template_name, type_base=settings.type_base, overrides=settings.overrides
+            ),
         )
     return settings
 
@@ -305,14 +308,19 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
 
 
 def django_template(
-    template_name: str, *, type_base: str = "urn:gatewayerrors:"
+    template_name: str,
+    *,
+    type_base: str = "urn:gatewayerrors:",
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Callable[[UpstreamFailure, RequestInfo], str]:
     """A ``Settings.templates`` callable that renders ``template_name`` with Django's engine.
 
-    The context is the built-in page's (``status``, ``title``, ``detail``, ``hint``, ``code``,
-    ``request_id``, ``retry_after``, ...) plus ``error``; context processors run with the
-    request. ``GATEWAYERRORS["template_name"]`` sets this up for you.
+    The context is the built-in page's (``status``, ``heading``, ``title``, ``detail``,
+    ``hint``, ``code``, ``request_id``, ``retry_after``, ...) plus ``error``; context processors
+    run with the request. ``overrides`` give the ``heading`` per code, as in the settings.
+    ``GATEWAYERRORS["template_name"]`` sets this up for you.
     """
+    headings = page_headings(overrides or {})
 
     def render(error: UpstreamFailure, request: RequestInfo) -> str:
         from django.template.loader import render_to_string  # type: ignore[import-untyped]
@@ -320,7 +328,7 @@ def django_template(
         native = request.native
         page: str = render_to_string(
             template_name,
-            _page_context(error, request, type_base),
+            _page_context(error, request, type_base, headings.get(error.kind.code)),
             request=native if isinstance(native, HttpRequest) else None,
         )
         return page
@@ -328,7 +336,11 @@ def django_template(
     return render
 
 
-def _page_context(error: UpstreamFailure, request: RequestInfo, type_base: str) -> dict[str, Any]:
-    context: dict[str, Any] = dict(page_context(error, request, type_base=type_base))
+def _page_context(
+    error: UpstreamFailure, request: RequestInfo, type_base: str, heading: str | None
+) -> dict[str, Any]:
+    context: dict[str, Any] = dict(
+        page_context(error, request, type_base=type_base, heading=heading)
+    )
     context["error"] = error
     return context
