@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from random import getrandbits
+from random import getrandbits, random
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
+from ._logstorm import LogStorm, failure_signature, log_level
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import (
@@ -36,6 +37,7 @@ from ._render import (
 from ._settings import Settings, SettingsOptions, resolve_settings
 from ._styles import build_style
 from ._types import ErrorResponse, RequestInfo
+from ._upstreams import UpstreamNames
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
@@ -130,6 +132,10 @@ class Translator:
         self._html = build_html_renderer(settings)
         self._exempt_paths = settings.exempt_paths
         self.maintenance_check = self._build_maintenance_check()
+        self._jitter = settings.retry_after_jitter
+        self._upstream_names = UpstreamNames(settings.upstream_names) or None
+        self._storm = LogStorm(settings.log_tracebacks, settings.log_window)
+        self._log_levels = {code: log_level(kind) for code, kind in catalog.items()}
 
     @classmethod
     def for_adapter(
@@ -195,6 +201,10 @@ class Translator:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
             retry_after = self._default_retry
+        if self._jitter and retry_after:
+            # Upward only: earlier than the upstream, breaker or window said would be wasted.
+            spread = round(random() * retry_after * self._jitter)
+            retry_after = min(retry_after + spread, self._max_retry)
         request_id = request.request_id
         if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
             request_id = None
@@ -202,7 +212,11 @@ class Translator:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
         detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
-        upstream = None if evidence.upstream is None else clean_text(evidence.upstream)
+        upstream = evidence.upstream
+        if upstream is not None:
+            upstream = clean_text(upstream)
+        elif self._upstream_names is not None and exc is not None:
+            upstream = self._upstream_names.name_for(exc)
         debug = _debug_text(exc) if self._debug and exc is not None else None
         instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
@@ -412,37 +426,94 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """One log record for a translated error, with the exception for the traceback.
+        """The log record(s) for a translated error, as the log-storm policy decides.
 
-        ``response_started``: the app had already started its own response, so this error
-        could not be sent and the adapter let the server abort the connection.
+        The first failure of its kind in ``log_window`` carries the exception (so the handler
+        formats its traceback); repeats are one compact line each; a closed window is summed up
+        in one line. ``response_started``: the app had already started its own response, so
+        this error could not be sent and the adapter let the server abort the connection.
         """
-        if not self.logger.isEnabledFor(logging.ERROR):
-            return  # apps that silence this logger for on_error skip building the record
         error = response.error
         try:
-            self.logger.error(
-                "upstream failure after the response started (connection aborted): "
-                "%s %s upstream=%s request_id=%s"
-                if response_started
-                else "upstream failure: %s %s upstream=%s request_id=%s",
-                error.status,
-                error.kind.code,
-                error.upstream or "-",
-                error.request_id or "-",
-                exc_info=exc,
-                extra={
-                    "gatewayerrors_code": error.kind.code,
-                    "gatewayerrors_status": error.status,
-                    "gatewayerrors_upstream": error.upstream,
-                    "gatewayerrors_request_id": error.request_id,
-                    "gatewayerrors_response_started": response_started,
-                },
-            )
+            self._log_records(error, exc, response_started)
         except Exception:
             # The exception's own code runs while its traceback is formatted (__str__,
             # __getattr__ for __notes__): if it raises, log what we know, without it.
             self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_records(
+        self, error: UpstreamFailure, exc: BaseException | None, response_started: bool
+    ) -> None:
+        code = error.kind.code
+        level = logging.ERROR if response_started else self._log_levels.get(code, logging.ERROR)
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return  # apps that silence this logger for on_error skip building the record
+        storm = self._storm
+        try:
+            signature = failure_signature(code, error.upstream, response_started, exc)
+        except Exception:  # a hostile exception object: group it by what we know
+            signature = (code, error.upstream, response_started)
+        decision = storm.decide(
+            signature,
+            code,
+            error.status,
+            error.upstream,
+            level,
+        )
+        for summary in decision.summaries:
+            logger.log(
+                summary.level,
+                "upstream failures: %s %s upstream=%s x %s in the last %g s "
+                "(traceback logged for the first)",
+                summary.status,
+                summary.code,
+                summary.upstream or "-",
+                f"{summary.failures:,}",
+                summary.seconds,
+                extra={
+                    "gatewayerrors_code": summary.code,
+                    "gatewayerrors_status": summary.status,
+                    "gatewayerrors_upstream": summary.upstream,
+                    "gatewayerrors_summary_count": summary.failures,
+                    "gatewayerrors_summary_seconds": summary.seconds,
+                },
+            )
+        repeats = decision.repeats
+        if repeats:
+            message = (
+                "upstream failure after the response started (connection aborted; repeat %d "
+                "in %g s): %s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure (repeat %d in %g s): %s %s upstream=%s request_id=%s"
+            )
+            args: tuple[object, ...] = (repeats, storm.window)
+        else:
+            message = (
+                "upstream failure after the response started (connection aborted): "
+                "%s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure: %s %s upstream=%s request_id=%s"
+            )
+            args = ()
+        logger.log(
+            level,
+            message,
+            *args,
+            error.status,
+            code,
+            error.upstream or "-",
+            error.request_id or "-",
+            exc_info=exc if decision.traceback else None,
+            extra={
+                "gatewayerrors_code": code,
+                "gatewayerrors_status": error.status,
+                "gatewayerrors_upstream": error.upstream,
+                "gatewayerrors_request_id": error.request_id,
+                "gatewayerrors_response_started": response_started,
+                "gatewayerrors_repeats": repeats,
+            },
+        )
 
     def _guarded_log(
         self, response: ErrorResponse, exc: BaseException | None, response_started: bool

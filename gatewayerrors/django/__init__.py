@@ -7,10 +7,11 @@
 The middleware answers in ``process_exception``, the hook Django gives for exceptions raised by
 a view (Django turns anything else into its own 500 before an outer wrapper could see it). It
 is sync- and async-capable, so under ASGI it runs without a thread hop on the happy path. An
-upstream failure is answered like every other adapter does, then reported as Django reports a
-5xx: ``got_request_exception`` is sent and ``django.request`` logs the response with the
-exception. Anything else is left to Django (``None``). Detail follows ``DEBUG`` unless
-``GATEWAYERRORS["debug"]`` is set.
+upstream failure is answered like every other adapter does, then reported:
+``got_request_exception`` is sent (error trackers listen to it) and the ``gatewayerrors``
+logger logs it once, under the log-storm policy (``log_tracebacks``); ``django.request`` does
+not log it a second time. Anything else is left to Django (``None``). Detail follows ``DEBUG``
+unless ``GATEWAYERRORS["debug"]`` is set.
 
 Django REST framework handles a view's exceptions itself first; its default handler lets
 unknown ones through to this middleware. To answer inside DRF (a custom catch-all handler,
@@ -48,7 +49,6 @@ from django.http import (  # type: ignore[import-untyped]
 )
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
 from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
-from django.utils.log import log_response  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from .._error import UpstreamFailure
@@ -191,7 +191,7 @@ def django_response(response: ErrorResponse) -> HttpResponse:
 def response_for_exception(
     request: HttpRequest, exc: BaseException, *, translator: Translator | None = None
 ) -> HttpResponse | None:
-    """The response for an upstream failure, reported as Django reports a 5xx; else None.
+    """The response for an upstream failure, signalled and logged once; else None.
 
     What the middleware and the DRF handler use: call it from your own exception handler.
     ``translator`` defaults to the one built from ``settings.GATEWAYERRORS``.
@@ -206,15 +206,11 @@ def response_for_exception(
         return None
     http_response = django_response(response)
     got_request_exception.send(sender=None, request=request)
-    log_response(
-        "%s: %s",
-        http_response.reason_phrase,
-        request.path,
-        response=http_response,
-        request=request,
-        level="error",
-        exception=exc,
-    )
+    # One record per failure, from our logger, under its log-storm policy: django.request
+    # would log the same traceback again (today's 9.5 KB per error) and, through
+    # AdminEmailHandler, mail it once per request in an outage. Django's log_response skips a
+    # response marked as logged, as it does for the 5xx it logged itself.
+    http_response._has_been_logged = True
     if iscoroutinefunction(settings.on_error):
         async_to_sync(translator.areport)(response, exc)
     else:
