@@ -50,6 +50,7 @@ TIMEOUT_GENERIC = 200
 _MAX_LINKS = 256
 _MAX_COLLECTED = 512
 _CACHE_LIMIT = 1024
+_MAX_ARGS = 16  # wrapped exceptions sit in the first args (requests: args[0])
 
 
 def parse_retry_after(value: object, now: float | None = None) -> int | None:
@@ -69,16 +70,24 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     elif isinstance(value, (str, bytes)):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
-        if text.isdigit():
+        # str.isdigit() alone accepts superscripts and other scripts' digits ("²", "٣"), which
+        # int() rejects or reads as numbers; delay-seconds is ASCII DIGITs (RFC 9110 §10.2.3).
+        if text.isascii() and text.isdigit():
             return int(text) if len(text) < 12 else 10**11
-        parsed = parse_date(text)
+        try:
+            parsed = parse_date(text)
+        except Exception:  # unreadable, whatever the date parser thinks of it
+            return None
         if parsed is None:
             return None
         date = parsed
     else:
         return None
     current = time.time() if now is None else now
-    return max(0, int(date.timestamp() - current + 0.5))
+    try:
+        return max(0, int(date.timestamp() - current + 0.5))
+    except (ValueError, OverflowError, OSError):  # a date the platform cannot place in time
+        return None
 
 
 def _header(headers: object, name: str) -> object:
@@ -539,6 +548,9 @@ class _TypeInfo(NamedTuple):
     class_links: tuple[str, ...]
 
 
+_NO_INFO = _TypeInfo(None, ())
+
+
 def _class_links(link: BaseException, names: tuple[str, ...]) -> list[object]:
     """What a class exposes as wrapped exceptions (exception groups' members, aiohttp's
     ``os_error``); a property that raises loses only itself."""
@@ -610,7 +622,10 @@ class Classifier:
                 return rule
         rules = self._rules
         for klass in cls.__mro__:
-            found = rules.get((klass.__module__.partition(".")[0], klass.__name__))
+            module = klass.__module__
+            if not isinstance(module, str):
+                continue  # a class can set anything as __module__: it names no package
+            found = rules.get((module.partition(".")[0], klass.__name__))
             if found is not None:
                 return found
         return None
@@ -618,8 +633,11 @@ class Classifier:
     def _type_info(self, cls: type[BaseException]) -> _TypeInfo:
         info = self._cache.get(cls)
         if info is None:
-            class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
-            info = _TypeInfo(self._rule_for(cls), class_links)
+            try:
+                class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
+                info = _TypeInfo(self._rule_for(cls), class_links)
+            except Exception:  # an odd class (a hostile metaclass) is skipped, not fatal
+                info = _NO_INFO
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[cls] = info
@@ -683,9 +701,13 @@ class Classifier:
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
-                linked: list[object] = [*link.args, link.__cause__]
+                args = link.args
+                # Only a real tuple, and only its first items: a subclass can make ``args``
+                # an endless iterator or a huge sequence (walking it exhausted memory).
+                linked: list[object] = [*args[:_MAX_ARGS]] if type(args) is tuple else []
             except Exception:
-                linked = [link.__cause__]
+                linked = []
+            linked.append(link.__cause__)
             if found is not None and not link.__suppress_context__:
                 linked.append(link.__context__)
             instance = link.__dict__
@@ -739,6 +761,7 @@ class Classifier:
                     isinstance(value, type)
                     and issubclass(value, BaseException)
                     and value.__name__ == name
+                    and isinstance(value.__module__, str)
                     and value.__module__.partition(".")[0] == package
                 ):
                     found[value] = None

@@ -23,6 +23,7 @@ from ._catalog import catalog
 from ._classify import Classifier
 from ._logstorm import LOG_TRACEBACKS
 from ._maintenance_state import MaintenanceStore
+from ._render import uri_reference
 from ._stores import check_store
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
 from ._upstreams import normal_upstream_key
@@ -40,7 +41,9 @@ __all__ = [
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
 _UPSTREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}")
-OVERRIDE_KEYS = ("title", "detail", "hint")
+OVERRIDE_KEYS = ("title", "detail", "hint", "heading")
+# NUL, ESC, BEL...: never meant in a page or a terminal (CR is accepted; it becomes LF).
+_OVERRIDE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLES = ("problem", "twitter")
 """The built-in response styles (``style=`` also takes a callable)."""
 DEFAULT_MAINTENANCE_EXEMPT = ("/health", "/healthz", "/livez", "/readyz")
@@ -99,7 +102,9 @@ class Settings:
     classifier: Classifier | None = None
     """A :class:`Classifier` of your own; None uses the default one (``gatewayerrors.register``)."""
     type_base: str = "urn:gatewayerrors:"
-    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs).
+
+    A URI reference; characters a URI cannot hold (non-ASCII, spaces) are percent-encoded."""
     format_param: str | None = None
     """Query parameter that picks the format (``?format=xml``); off when None."""
     path_suffix: bool = False
@@ -109,7 +114,11 @@ class Settings:
     trust_request_id: bool = True
     """Reuse a valid incoming request id instead of generating one."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
+
+    ``heading`` is the HTML page's heading only (words for a person); the others apply to
+    every format.
+    """
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
@@ -169,6 +178,13 @@ class Settings:
                 f"must be a gatewayerrors Classifier or None, not {_kind(self.classifier)}",
             )
         _check_text("type_base", self.type_base, empty=True)
+        # RFC 9457 §3.1.1: ``type`` is a URI reference; non-ASCII is percent-encoded here, once.
+        try:
+            type_base = uri_reference(self.type_base)
+            uri_reference(type_base + "upstream_error")  # with a code appended, still one
+        except ValueError as exc:
+            raise SettingsError("type_base", f"is {exc}") from None
+        object.__setattr__(self, "type_base", type_base)
         for name in ("format_param", "suppress_response_codes"):
             value = getattr(self, name)
             # "" is off, like None (a config file cannot always say None).
@@ -316,6 +332,11 @@ def _check_overrides(overrides: object) -> None:
             # Checked here so that no renderer can fail on it later (lone surrogates).
             if not isinstance(text, str) or not _encodable(text):
                 raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
+            if _OVERRIDE_CONTROL.search(text):
+                raise SettingsError(
+                    f"overrides[{code!r}][{key!r}]",
+                    "must not contain control characters (tab and newline are fine)",
+                )
 
 
 def _check_style(style: object) -> None:

@@ -7,6 +7,7 @@ returns None: not an upstream failure). Everything constant is computed once, in
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -29,7 +30,14 @@ from ._maintenance import MaintenanceSwitch
 from ._maintenance_state import MaintenanceState
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
+from ._render import (
+    clean_text,
+    instance_path,
+    reason_phrase,
+    render_problem_json,
+    render_problem_xml,
+    render_text,
+)
 from ._settings import Settings, SettingsOptions, resolve_settings
 from ._stores import open_store
 from ._styles import build_style
@@ -54,7 +62,9 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
-_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "scheme://user:password@" and the values of "?name=value&..." in debug text.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
+_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
 
 
 class _CodeText(NamedTuple):
@@ -93,8 +103,10 @@ def _debug_text(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
-    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
-    return text.encode("utf-8", "replace").decode("utf-8")
+    text = clean_text(text[:_MAX_DEBUG])
+    # Client messages quote the URL they called: its password and API keys must not reach a
+    # body or Proxy-Status (which proxies and CDNs log), even in debug.
+    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 def _safe_text(value: str) -> str:
@@ -161,9 +173,9 @@ class Translator:
             status = proxy_status(self.settings.service, kind.code)
         return _CodeText(
             kind,
-            override.get("title", kind.title),
-            override.get("detail", kind.description),
-            override.get("hint", kind.hint),
+            clean_text(override.get("title", kind.title)),
+            clean_text(override.get("detail", kind.description)),
+            clean_text(override.get("hint", kind.hint)),
             status,
         )
 
@@ -232,16 +244,14 @@ class Translator:
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
-        detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
+        detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
         upstream = evidence.upstream
         if upstream is not None:
-            upstream = _safe_text(upstream)
+            upstream = clean_text(upstream)
         elif self._upstream_names is not None and exc is not None:
             upstream = self._upstream_names.name_for(exc)
         debug = _debug_text(exc) if self._debug and exc is not None else None
-        instance = request.path or None
-        if instance is not None and not instance.isascii():
-            instance = _safe_text(instance)
+        instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,
@@ -267,14 +277,14 @@ class Translator:
         try:
             evidence = self.classifier.classify(exc)
         except Exception:
-            self.logger.exception("gatewayerrors: classifier failed; treating as not mine")
+            self._log_failure("classifier failed; treating as not mine")
             return None
         if evidence is None:
             return None
         try:
             error = self.failure(evidence, request, exc)
         except Exception:
-            self.logger.exception("gatewayerrors: could not build the error value")
+            self._log_failure("could not build the error value")
             error = self._fallback_error(evidence.code)
         return self.respond(error, request)
 
@@ -303,7 +313,7 @@ class Translator:
         try:
             return bool(check())
         except Exception:
-            self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
+            self._log_failure("maintenance check failed; assuming off")
             return False
 
     def maintenance_answer(self, describe: Callable[[], RequestInfo]) -> ErrorResponse | None:
@@ -382,7 +392,7 @@ class Translator:
             content_type, body = self._render(error, fmt, request)
             return self._complete(error, request, content_type, body)
         except Exception:
-            self.logger.exception("gatewayerrors: rendering failed; sending a minimal response")
+            self._log_failure("rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
@@ -479,6 +489,16 @@ class Translator:
         this error could not be sent and the adapter let the server abort the connection.
         """
         error = response.error
+        try:
+            self._log_records(error, exc, response_started)
+        except Exception:
+            # The exception's own code runs while its traceback is formatted (__str__,
+            # __getattr__ for __notes__): if it raises, log what we know, without it.
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_records(
+        self, error: UpstreamFailure, exc: BaseException | None, response_started: bool
+    ) -> None:
         code = error.kind.code
         level = logging.ERROR if response_started else self._log_levels.get(code, logging.ERROR)
         logger = self.logger
@@ -550,6 +570,33 @@ class Translator:
             },
         )
 
+    def _guarded_log(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        try:
+            self.log(response, exc, response_started=response_started)
+        except Exception:  # a subclass's log(), or a handler that fails
+            error = response.error
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_failure(self, message: str) -> None:
+        """Log our own failure with its traceback, or without it if that fails. Never raises."""
+        try:
+            self.logger.exception(message)
+        except Exception:  # its traceback chains to the exception being answered
+            with contextlib.suppress(Exception):
+                self.logger.error("%s (the traceback could not be logged)", message)
+
+    def _log_minimal(self, status: object, code: object, request_id: object) -> None:
+        """A log line that runs no code of the exception's; never raises."""
+        with contextlib.suppress(Exception):  # a broken handler: still never raise
+            self.logger.error(
+                "upstream failure: %s %s request_id=%s (the exception could not be logged)",
+                status,
+                code,
+                request_id or "-",
+            )
+
     def report(
         self,
         response: ErrorResponse,
@@ -557,8 +604,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc, response_started=response_started)
+        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+
+        Never raises: a failing log or hook is logged (or dropped), not raised.
+        """
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -568,9 +618,9 @@ class Translator:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
+                self.logger.warning("async on_error hook ignored in a sync app")
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")
 
     async def areport(
         self,
@@ -580,7 +630,7 @@ class Translator:
         response_started: bool = False,
     ) -> None:
         """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
-        self.log(response, exc, response_started=response_started)
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -589,4 +639,4 @@ class Translator:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")

@@ -61,7 +61,12 @@ def configure_django() -> None:
             {
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "OPTIONS": {
-                    "loaders": [("django.template.loaders.locmem.Loader", {"502.html": PAGE})],
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"502.html": PAGE, "heading.html": "<h1>{{ heading }}</h1>"},
+                        )
+                    ],
                     "context_processors": ["django.template.context_processors.request"],
                 },
             }
@@ -511,3 +516,20 @@ def test_template_name_setting(wsgi_url: str) -> None:
     assert response.status_code == 502
     assert "<p id=code>connection_refused</p>" in response.text
     assert "<p id=path>/fault/refused</p>" in response.text
+
+
+def test_template_name_gets_the_heading_with_its_overrides(wsgi_url: str) -> None:
+    from django.test import override_settings
+
+    overrides = {"connection_refused": {"heading": "Payments are down"}}
+    with override_settings(GATEWAYERRORS={"template_name": "heading.html", "overrides": overrides}):
+        overridden = requests.get(
+            f"{wsgi_url}/fault/refused", headers={"Accept": "text/html"}, timeout=5
+        )
+    with override_settings(GATEWAYERRORS={"template_name": "heading.html"}):
+        builtin = requests.get(
+            f"{wsgi_url}/fault/refused", headers={"Accept": "text/html"}, timeout=5
+        )
+    assert overridden.status_code == builtin.status_code == 502
+    assert overridden.text == "<h1>Payments are down</h1>"
+    assert builtin.text == "<h1>Something went wrong on our side</h1>"

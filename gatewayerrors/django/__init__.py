@@ -30,6 +30,7 @@ import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
@@ -47,12 +48,15 @@ from django.http import (  # type: ignore[import-untyped]
     HttpResponseBase,
 )
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
+from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from .._error import UpstreamFailure
-from .._pages import page_context
+from .._pages import page_context, page_headings
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
+from ..asgi import raw_path as asgi_raw_path
+from ..wsgi import sent_path
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -116,7 +120,10 @@ def _settings() -> Settings:
         if settings.templates is not None:
             raise ImproperlyConfigured(f"{SETTINGS_NAME}: set template_name or templates, not both")
         settings = dataclasses.replace(
-            settings, templates=django_template(template_name, type_base=settings.type_base)
+            settings,
+            templates=django_template(
+                template_name, type_base=settings.type_base, overrides=settings.overrides
+            ),
         )
     return settings
 
@@ -140,11 +147,12 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
     """
     try:
         meta = request.META
-        method, path = request.method, request.path
+        method = request.method
         query, accept = meta.get("QUERY_STRING"), meta.get("HTTP_ACCEPT")
         request_id = None
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
+        path, raw = _request_path(request)
         client, forwarded, bypass = (
             meta.get("REMOTE_ADDR"),
             meta.get("HTTP_X_FORWARDED_FOR"),
@@ -157,12 +165,32 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             request,
+            raw,
             client if isinstance(client, str) and client else None,
             forwarded if isinstance(forwarded, str) and forwarded else None,
             bypass if isinstance(bypass, str) and bypass else None,
         )
     except Exception:
         return RequestInfo(native=request)
+
+
+def _request_path(request: HttpRequest) -> tuple[object, str | None]:
+    """The path as the WSGI and ASGI adapters see it, so ``instance`` is the same everywhere.
+
+    Not ``request.path``: Django re-percent-encodes bytes that are not UTF-8 (``%FF`` stays
+    ``%FF`` where every other adapter decodes it).
+    """
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):  # ASGIRequest: the scope as the ASGI adapter reads it
+        return scope.get("path"), asgi_raw_path(scope)
+    path = request.path
+    raw = sent_path(request.META)  # WSGIRequest: Django rewrote PATH_INFO in the environ
+    if raw is not None and isinstance(path, str):
+        # Django's own reading of the path sent; it must match for the raw path to be trusted.
+        as_django = repercent_broken_unicode(unquote_to_bytes(raw)).decode()
+        if path.endswith(as_django):  # equal, or under a SCRIPT_NAME prefix
+            return path[: len(path) - len(as_django)] + unquote(raw, errors="replace"), raw
+    return path, None
 
 
 def django_response(response: ErrorResponse) -> HttpResponse:
@@ -286,14 +314,19 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
 
 
 def django_template(
-    template_name: str, *, type_base: str = "urn:gatewayerrors:"
+    template_name: str,
+    *,
+    type_base: str = "urn:gatewayerrors:",
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Callable[[UpstreamFailure, RequestInfo], str]:
     """A ``Settings.templates`` callable that renders ``template_name`` with Django's engine.
 
-    The context is the built-in page's (``status``, ``title``, ``detail``, ``hint``, ``code``,
-    ``request_id``, ``retry_after``, ...) plus ``error``; context processors run with the
-    request. ``GATEWAYERRORS["template_name"]`` sets this up for you.
+    The context is the built-in page's (``status``, ``heading``, ``title``, ``detail``,
+    ``hint``, ``code``, ``request_id``, ``retry_after``, ...) plus ``error``; context processors
+    run with the request. ``overrides`` give the ``heading`` per code, as in the settings.
+    ``GATEWAYERRORS["template_name"]`` sets this up for you.
     """
+    headings = page_headings(overrides or {})
 
     def render(error: UpstreamFailure, request: RequestInfo) -> str:
         from django.template.loader import render_to_string  # type: ignore[import-untyped]
@@ -301,7 +334,7 @@ def django_template(
         native = request.native
         page: str = render_to_string(
             template_name,
-            _page_context(error, request, type_base),
+            _page_context(error, request, type_base, headings.get(error.kind.code)),
             request=native if isinstance(native, HttpRequest) else None,
         )
         return page
@@ -309,7 +342,11 @@ def django_template(
     return render
 
 
-def _page_context(error: UpstreamFailure, request: RequestInfo, type_base: str) -> dict[str, Any]:
-    context: dict[str, Any] = dict(page_context(error, request, type_base=type_base))
+def _page_context(
+    error: UpstreamFailure, request: RequestInfo, type_base: str, heading: str | None
+) -> dict[str, Any]:
+    context: dict[str, Any] = dict(
+        page_context(error, request, type_base=type_base, heading=heading)
+    )
     context["error"] = error
     return context
