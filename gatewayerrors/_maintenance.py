@@ -186,8 +186,14 @@ def _restart_after_fork() -> None:
 
 
 def _stop_all() -> None:
-    for switch in list(_switches):
-        switch.stop(timeout=1.0)
+    # Every thread told first, then one second in all to finish: daemon threads never hold up
+    # the exit, this only lets a read in flight end cleanly.
+    switches = list(_switches)
+    for switch in switches:
+        switch._stop.set()
+    deadline = time.monotonic() + 1.0
+    for switch in switches:
+        switch.stop(timeout=max(0.0, deadline - time.monotonic()))
 
 
 os.register_at_fork(after_in_child=_restart_after_fork)
