@@ -22,6 +22,7 @@ from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
+from ._integrations import overrides
 from ._logstorm import LogStorm, failure_signature, log_level
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
@@ -124,6 +125,12 @@ class Translator:
         self._upstream_names = UpstreamNames(settings.upstream_names) or None
         self._storm = LogStorm(settings.log_tracebacks, settings.log_window)
         self._log_levels = {code: log_level(kind) for code, kind in catalog.items()}
+        integrations = settings.integrations
+        # Only what an integration overrides is called: none listed costs one falsy test.
+        self._request_id_sources = tuple(
+            item.request_id for item in integrations if overrides(item, "request_id")
+        )
+        self._observers = tuple(item.observe for item in integrations if overrides(item, "observe"))
 
     @classmethod
     def for_adapter(
@@ -193,9 +200,13 @@ class Translator:
             # Upward only: earlier than the upstream, breaker or window said would be wasted.
             spread = round(random() * retry_after * self._jitter)
             retry_after = min(retry_after + spread, self._max_retry)
-        request_id = request.request_id
-        if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
-            request_id = None
+        request_id = self._integration_request_id() if self._request_id_sources else None
+        if request_id is None:
+            request_id = request.request_id
+            if request_id is not None and not (
+                self._trust_request_id and valid_request_id(request_id)
+            ):
+                request_id = None
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
@@ -226,6 +237,18 @@ class Translator:
                 debug,
             ),
         )
+
+    def _integration_request_id(self) -> str | None:
+        """The first request id an integration gives (a trace id), or None."""
+        for source in self._request_id_sources:
+            try:
+                request_id = source()
+            except Exception:
+                self.logger.exception("gatewayerrors: integration request_id failed")
+                continue
+            if request_id and valid_request_id(request_id):
+                return request_id
+        return None
 
     # -- the whole path --------------------------------------------------------------------
 
@@ -491,6 +514,15 @@ class Translator:
             },
         )
 
+    def _observe(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        for observe in self._observers:
+            try:
+                observe(response, exc, response_started)
+            except Exception:
+                self.logger.exception("gatewayerrors: integration %r failed", observe)
+
     def report(
         self,
         response: ErrorResponse,
@@ -498,8 +530,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
+        """Log, tell the integrations, then call a synchronous ``on_error`` hook (async hooks need
+        :meth:`areport`)."""
         self.log(response, exc, response_started=response_started)
+        if self._observers:
+            self._observe(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -520,8 +555,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
+        """Log, tell the integrations, then call ``on_error`` (sync or async). A failing hook or
+        integration is logged, not raised."""
         self.log(response, exc, response_started=response_started)
+        if self._observers:
+            self._observe(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
