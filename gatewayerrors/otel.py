@@ -1,0 +1,80 @@
+"""OpenTelemetry: the error code on the request's span, and the trace id as the request id.
+
+    from gatewayerrors.otel import OpenTelemetry
+    app = GatewayErrorsMiddleware(app, integrations=[OpenTelemetry()])
+
+When the current span is recording (the server span of the standard ASGI/WSGI instrumentation
+placed *outside* the middleware, or of the Flask, Django or FastAPI instrumentor), a translated
+error sets on it:
+
+- ``error.type`` = the catalog code (``connection_refused``): the semantic conventions' low-
+  cardinality error identifier, where the instrumentation alone would only say ``"502"``;
+- ``http.response.status_code`` = the status sent (not when the response had already started);
+- ``gatewayerrors.upstream`` = the upstream's name, when it has one;
+- the exception, recorded once as a span event (not when the response had already started: the
+  exception then propagates to the instrumentation, which records it);
+- the span status ERROR, with the code as its description.
+
+While a trace is active (a valid span context, an incoming ``traceparent`` included), the
+request id the user sees in the header, body and page is the W3C trace id (32 hex digits), so
+the id on a support ticket finds the trace. Without a trace, request ids stay as they were.
+``OpenTelemetry(trace_request_ids=False)`` keeps them as they were in any case.
+
+Only the OpenTelemetry *API* is used (``opentelemetry-api``, the ``otel`` extra): the SDK, the
+exporters and the instrumentation are the app's choice.
+"""
+
+from __future__ import annotations
+
+from ._optional import require
+
+require(
+    "opentelemetry.trace", extra="otel", needed_by="gatewayerrors.otel", project="opentelemetry-api"
+)
+
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from ._integrations import Integration
+from ._types import ErrorResponse
+
+__all__ = ["UPSTREAM_ATTRIBUTE", "OpenTelemetry"]
+
+UPSTREAM_ATTRIBUTE = "gatewayerrors.upstream"
+"""The span attribute that names the upstream (only a named one: a host is never shown)."""
+
+_get_current_span = trace.get_current_span
+
+
+class OpenTelemetry(Integration):
+    """Annotates the current span with the translated error; trace ids become request ids."""
+
+    def __init__(self, *, trace_request_ids: bool = True) -> None:
+        self.trace_request_ids = trace_request_ids
+        if not trace_request_ids:
+            self.request_id = super().request_id  # type: ignore[method-assign]
+
+    def request_id(self) -> str | None:
+        """The current trace id as 32 lower-case hex digits, or None without a trace."""
+        context = _get_current_span().get_span_context()
+        if not context.is_valid:
+            return None
+        return trace.format_trace_id(context.trace_id)
+
+    def observe(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        """Set ``error.type``, the status code, the upstream, the exception and the status."""
+        span = _get_current_span()
+        if not span.is_recording():
+            return
+        error = response.error
+        code = error.kind.code
+        span.set_attribute("error.type", code)
+        if not response_started:
+            span.set_attribute("http.response.status_code", response.status)
+            if exc is not None:
+                span.record_exception(exc)
+        if error.upstream is not None:
+            span.set_attribute(UPSTREAM_ATTRIBUTE, error.upstream)
+        span.set_status(Status(StatusCode.ERROR, code))
