@@ -514,9 +514,16 @@ class Translator:
             },
         )
 
-    def _observe(
-        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    def observe(
+        self, response: ErrorResponse, exc: BaseException | None, *, response_started: bool = False
     ) -> None:
+        """Tell the ``integrations`` of a translated error. Never raises.
+
+        :meth:`report` does it; an adapter calls it itself where the moment matters, then
+        passes ``observed=True`` to :meth:`report`: ASGI instrumentations end their server span
+        with the last body message, so the ASGI adapter calls it between the response start
+        and the body.
+        """
         for observe in self._observers:
             try:
                 observe(response, exc, response_started)
@@ -529,12 +536,13 @@ class Translator:
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, tell the integrations, then call a synchronous ``on_error`` hook (async hooks need
-        :meth:`areport`)."""
+        """Log, tell the integrations (unless ``observed``: see :meth:`observe`), then call a
+        synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
         self.log(response, exc, response_started=response_started)
-        if self._observers:
-            self._observe(response, exc, response_started)
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -554,12 +562,13 @@ class Translator:
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, tell the integrations, then call ``on_error`` (sync or async). A failing hook or
-        integration is logged, not raised."""
+        """Log, tell the integrations (unless ``observed``), then call ``on_error`` (sync or
+        async). A failing hook or integration is logged, not raised."""
         self.log(response, exc, response_started=response_started)
-        if self._observers:
-            self._observe(response, exc, response_started)
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
