@@ -6,8 +6,10 @@ things, and only if its class overrides them:
 - :meth:`Integration.request_id` when it builds an error value: a non-empty string becomes the
   request id the user sees (header, body, page). The OpenTelemetry integration answers with the
   current trace id, so the id a user quotes finds the trace.
-- :meth:`Integration.observe` after each translated error is logged, before ``on_error``: the
-  response as sent (or, with ``response_started``, as it could not be sent) and the exception.
+- :meth:`Integration.observe` for each translated error, before it is logged and before
+  ``on_error``: the response as sent (or, with ``response_started``, as it could not be sent)
+  and the exception. (Before the log, so that an error tracker hears of it from the
+  integration first and can tell the log record's copy for what it is.)
 
 Explicit rather than detected: the core never looks for ``opentelemetry``, ``prometheus_client``
 or ``sentry_sdk``, so an app that does not list an integration imports and pays nothing for it,
@@ -43,7 +45,7 @@ class Integration:
     def observe(
         self, response: ErrorResponse, exc: BaseException | None, response_started: bool
     ) -> None:
-        """Called once per translated error, after it was logged.
+        """Called once per translated error, before it is logged.
 
         ``response.status`` is the status sent (200 under ``suppress_response_codes``);
         ``response.error`` the error value. ``response_started``: the app had already started

@@ -538,11 +538,11 @@ class Translator:
         response_started: bool = False,
         observed: bool = False,
     ) -> None:
-        """Log, tell the integrations (unless ``observed``: see :meth:`observe`), then call a
+        """Tell the integrations (unless ``observed``: see :meth:`observe`), log, then call a
         synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc, response_started=response_started)
         if self._observers and not observed:
             self.observe(response, exc, response_started=response_started)
+        self.log(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -564,11 +564,11 @@ class Translator:
         response_started: bool = False,
         observed: bool = False,
     ) -> None:
-        """Log, tell the integrations (unless ``observed``), then call ``on_error`` (sync or
+        """Tell the integrations (unless ``observed``), log, then call ``on_error`` (sync or
         async). A failing hook or integration is logged, not raised."""
-        self.log(response, exc, response_started=response_started)
         if self._observers and not observed:
             self.observe(response, exc, response_started=response_started)
+        self.log(response, exc, response_started=response_started)
         hook = self.settings.on_error
         if hook is None:
             return
