@@ -148,6 +148,7 @@ PUBLIC = {
         "ErrorResponse",
         "Evidence",
         "Format",
+        "Integration",
         "MaintenanceCheck",
         "OnError",
         "PageContext",
@@ -178,6 +179,9 @@ PUBLIC = {
     "gatewayerrors.wsgi": {"GatewayErrorsWSGIMiddleware"},
     "gatewayerrors.starlette": {"install"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
+    "gatewayerrors.otel": {"UPSTREAM_ATTRIBUTE", "OpenTelemetry"},
+    "gatewayerrors.prometheus": {"OTHER", "UNNAMED", "PrometheusMetrics"},
+    "gatewayerrors.sentry": {"FINGERPRINT_PREFIX", "SentryEvents"},
     "gatewayerrors.django": {
         "SETTINGS_NAME",
         "GatewayErrorsMiddleware",
