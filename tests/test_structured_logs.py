@@ -35,9 +35,8 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"level": record.levelname, "message": record.getMessage()}
-        line.update(
-            {name: value for name, value in vars(record).items() if name.startswith("gatewayerrors_")}
-        )
+        fields = vars(record).items()
+        line.update({name: value for name, value in fields if name.startswith("gatewayerrors_")})
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line)
@@ -71,7 +70,7 @@ def test_each_translated_error_is_one_json_line_with_the_stable_fields(
         ids = [httpx.get(base + "/orders").headers["x-request-id"] for _ in range(3)]
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     assert len(lines) == 3
-    for line, request_id in zip(lines, ids):
+    for line, request_id in zip(lines, ids, strict=True):
         assert set(STABLE_FIELDS) <= set(line)
         assert line["gatewayerrors_code"] == "connection_refused"
         assert line["gatewayerrors_status"] == 502
