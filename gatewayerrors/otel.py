@@ -12,7 +12,11 @@ error sets on it:
 - ``http.response.status_code`` = the status sent (not when the response had already started);
 - ``gatewayerrors.upstream`` = the upstream's name, when it has one;
 - the exception, recorded once as a span event (not when the response had already started: the
-  exception then propagates to the instrumentation, which records it);
+  exception then propagates to the instrumentation, which records it). Its stack trace is
+  formatted for the first failure of a code and upstream in each ``window`` (60 s), like the log's
+  traceback: formatting it is ~90% of the integration's cost per error (benchmarks/
+  bench_observability.py). Repeats get the event with ``exception.type`` and
+  ``exception.message`` only; ``stacktraces="always"`` formats it every time;
 - the span status ERROR, with the code as its description.
 
 While a trace is active (a valid span context, an incoming ``traceparent`` included), the
@@ -36,6 +40,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from ._integrations import Integration
+from ._logstorm import LogStorm
 from ._types import ErrorResponse
 
 __all__ = ["UPSTREAM_ATTRIBUTE", "OpenTelemetry"]
@@ -49,8 +54,21 @@ _get_current_span = trace.get_current_span
 class OpenTelemetry(Integration):
     """Annotates the current span with the translated error; trace ids become request ids."""
 
-    def __init__(self, *, trace_request_ids: bool = True) -> None:
+    def __init__(
+        self, *, trace_request_ids: bool = True, stacktraces: str = "first", window: float = 60.0
+    ) -> None:
+        if stacktraces not in ("first", "always"):
+            raise ValueError(f"stacktraces must be 'first' or 'always', not {stacktraces!r}")
+        if (
+            not isinstance(window, (int, float))
+            or isinstance(window, bool)
+            or not 0 < window < float("inf")
+        ):
+            raise ValueError(f"window must be a positive number of seconds, not {window!r}")
         self.trace_request_ids = trace_request_ids
+        self.stacktraces = stacktraces
+        self.window = window
+        self._storm = LogStorm("first", window)
         if not trace_request_ids:
             self.request_id = super().request_id  # type: ignore[method-assign]
 
@@ -74,7 +92,24 @@ class OpenTelemetry(Integration):
         if not response_started:
             span.set_attribute("http.response.status_code", response.status)
             if exc is not None:
-                span.record_exception(exc)
+                self._record(span, exc, error.kind.code, error.upstream, error.status)
         if error.upstream is not None:
             span.set_attribute(UPSTREAM_ATTRIBUTE, error.upstream)
         span.set_status(Status(StatusCode.ERROR, code))
+
+    def _record(
+        self, span: trace.Span, exc: BaseException, code: str, upstream: str | None, status: int
+    ) -> None:
+        if self.stacktraces == "first":
+            decision = self._storm.decide((code, upstream), code, status, upstream, 0)
+            if decision.repeats:
+                cls = type(exc)
+                module = cls.__module__
+                name = cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+                try:
+                    message = str(exc)
+                except Exception:
+                    message = "<unprintable>"
+                span.add_event("exception", {"exception.type": name, "exception.message": message})
+                return
+        span.record_exception(exc)

@@ -32,8 +32,8 @@ from ._optional import require
 
 require("sentry_sdk", extra="sentry", needed_by="gatewayerrors.sentry", project="sentry-sdk")
 
+import contextlib
 import logging
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
@@ -55,9 +55,10 @@ FINGERPRINT_PREFIX = "gatewayerrors"
 _OURS = "gatewayerrors_event"
 _LEVELS = {logging.ERROR: "error", logging.WARNING: "warning", logging.INFO: "info"}
 
-# Exceptions a SentryEvents integration has reported (or decided not to): another event made of
-# one of them is a duplicate. Weak, so that nothing is kept alive by having failed.
-_claimed: weakref.WeakSet[BaseException] = weakref.WeakSet()
+# Set on an exception a SentryEvents integration has reported (or chose not to, in its window):
+# another event made of it is a duplicate. An attribute, not a set: OSError cannot be weakly
+# referenced, and a strong reference would keep every failure's frames alive.
+_CLAIMED = "_gatewayerrors_reported"
 _processor_added = False
 
 
@@ -69,7 +70,7 @@ def _drop_duplicates(event: Event, hint: Hint) -> Event | None:
     if record is not None and hasattr(record, "gatewayerrors_code"):
         return None  # a translated error's log record (first, repeat or summary line)
     exc_info = hint.get("exc_info")
-    if exc_info and exc_info[1] is not None and exc_info[1] in _claimed:
+    if exc_info and getattr(exc_info[1], _CLAIMED, False):
         return None
     return event
 
@@ -99,7 +100,8 @@ class SentryEvents(Integration):
         code = error.kind.code
         upstream = error.upstream
         if exc is not None:
-            _claimed.add(exc)
+            with contextlib.suppress(Exception):  # an exception class with __slots__
+                setattr(exc, _CLAIMED, True)
         level = log_level(error.kind)
         decision = self._storm.decide((code, upstream), code, error.status, upstream, level)
         if decision.repeats:

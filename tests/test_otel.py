@@ -287,3 +287,37 @@ def test_flask_instrumentor_in_either_order(
         assert_annotated(span, response)
     finally:
         FlaskInstrumentor.uninstrument_app(app)
+
+
+@pytest.mark.parametrize(("stacktraces", "expected"), [("first", 1), ("always", 3)])
+def test_stack_traces_are_formatted_for_the_first_failure_in_a_window(
+    upstreams: Any,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    stacktraces: str,
+    expected: int,
+) -> None:
+    inner = GatewayErrorsMiddleware(
+        refused_starlette(upstreams.refused_url),
+        integrations=[OpenTelemetry(stacktraces=stacktraces)],
+    )
+    app = OpenTelemetryMiddleware(inner, tracer_provider=provider)
+    with serve_asgi(app) as base:
+        for _ in range(3):
+            assert httpx.get(base + "/orders").status_code == 502
+    server_span(exporter, count=3)
+    spans = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    events = [e for span in spans for e in span.events if e.name == "exception"]
+    assert len(events) == 3  # every span has its exception event
+    assert all(
+        e.attributes and e.attributes["exception.type"] == "httpx.ConnectError" for e in events
+    )
+    with_stack = [e for e in events if e.attributes and "exception.stacktrace" in e.attributes]
+    assert len(with_stack) == expected
+
+
+def test_bad_options_fail_at_startup() -> None:
+    with pytest.raises(ValueError, match="stacktraces"):
+        OpenTelemetry(stacktraces="never")
+    with pytest.raises(ValueError, match="window"):
+        OpenTelemetry(window=0)
