@@ -88,13 +88,14 @@ class OpenTelemetry(Integration):
             return
         error = response.error
         code = error.kind.code
-        span.set_attribute("error.type", code)
+        attributes: dict[str, str | int] = {"error.type": code}
         if not response_started:
-            span.set_attribute("http.response.status_code", response.status)
-            if exc is not None:
-                self._record(span, exc, error.kind.code, error.upstream, error.status)
+            attributes["http.response.status_code"] = response.status
         if error.upstream is not None:
-            span.set_attribute(UPSTREAM_ATTRIBUTE, error.upstream)
+            attributes[UPSTREAM_ATTRIBUTE] = error.upstream
+        span.set_attributes(attributes)  # one call: the SDK locks and checks per call
+        if exc is not None and not response_started:
+            self._record(span, exc, code, error.upstream, error.status)
         span.set_status(Status(StatusCode.ERROR, code))
 
     def _record(
