@@ -114,13 +114,15 @@ def test_an_incoming_traceparent_is_honoured_and_its_trace_id_is_on_the_page(
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
     with serve_asgi(app) as base:
         response = httpx.get(
-            base + "/orders", headers={"accept": "text/html", "traceparent": TRACEPARENT}
+            base + "/orders",
+            headers={"accept": "text/html", "traceparent": TRACEPARENT, "x-request-id": "t-42"},
         )
     assert response.status_code == 502
     span = server_span(exporter)
     assert format_trace_id(span.context.trace_id) == INCOMING_TRACE_ID
     assert_annotated(span, response)
     assert INCOMING_TRACE_ID in response.text  # the page a user copies the id from
+    assert "t-42" not in response.text  # the trace id takes the place of an incoming id
 
 
 def test_without_a_trace_request_ids_stay_as_they_were(upstreams: Any) -> None:
