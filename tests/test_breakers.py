@@ -18,12 +18,12 @@ import purgatory
 import pybreaker
 import pytest
 import requests
-from upstreams import Upstreams
 
 from gatewayerrors._classify import default_classifier
 from gatewayerrors._error import Evidence
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
+from gatewayerrors.testing import FaultyUpstreams as Upstreams
 
 OPEN_FOR = 600
 

@@ -17,7 +17,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from upstreams import Upstreams
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware, Settings
@@ -26,6 +25,7 @@ from gatewayerrors._logstorm import LogStorm, failure_signature, log_level
 from gatewayerrors._settings import SettingsError
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
+from gatewayerrors.testing import FaultyUpstreams as Upstreams
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 

@@ -9,12 +9,12 @@ from typing import Any
 import aiobreaker
 import httpx
 import pytest
-from upstreams import Upstreams
 
 from gatewayerrors import ServiceUnavailable, Settings
 from gatewayerrors._settings import SettingsError
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
+from gatewayerrors.testing import FaultyUpstreams as Upstreams
 
 DRAWS = 2000
 

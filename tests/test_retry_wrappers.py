@@ -16,10 +16,10 @@ import requests
 import stamina
 import tenacity
 import urllib3
-from upstreams import Upstreams
 
 from gatewayerrors._classify import default_classifier
 from gatewayerrors._error import Evidence
+from gatewayerrors.testing import FaultyUpstreams as Upstreams
 
 ATTEMPTS = 3
 

@@ -18,7 +18,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from upstreams import Upstreams
 
 from gatewayerrors import GatewayErrorsMiddleware, ServiceUnavailable, Settings
 from gatewayerrors._error import UpstreamFailure
@@ -26,6 +25,7 @@ from gatewayerrors._settings import SettingsError
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
 from gatewayerrors._upstreams import UpstreamNames, normal_upstream_key
+from gatewayerrors.testing import FaultyUpstreams as Upstreams
 
 ACCEPTS = ("application/json", "application/xml", "text/html", "text/plain")
 
