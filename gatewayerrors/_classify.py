@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from werkzeug.http import parse_date
@@ -355,8 +355,41 @@ def _pybreaker_open(exc: BaseException) -> Evidence:
 
 
 def _aiobreaker_open(exc: BaseException) -> Evidence:
-    # aiobreaker.CircuitBreakerError.time_remaining: a timedelta until the breaker half-opens.
-    return _breaker_evidence(getattr(exc, "time_remaining", None))
+    # aiobreaker.CircuitBreakerError.reopen_time: when the breaker half-opens. Its
+    # ``time_remaining`` is not used: aiobreaker 1.2 stamps opened_at with utcnow() but
+    # subtracts now(), so away from UTC it is off by the UTC offset (or reopen_time is None
+    # east of UTC); the raising frame's breaker gives opened_at + timeout_duration then.
+    reopen = exc.__dict__.get("reopen_time")
+    if not isinstance(reopen, datetime):
+        reopen = None
+        for local in _frame_locals(exc, "aiobreaker"):
+            owner = local.get("self")
+            breaker = (
+                owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
+            )
+            opened = getattr(getattr(breaker, "_state_storage", None), "opened_at", None)
+            duration = getattr(breaker, "_timeout_duration", None)
+            if isinstance(opened, datetime) and isinstance(duration, timedelta):
+                reopen = opened + duration
+                break
+    return _breaker_evidence(None if reopen is None else _seconds_to(reopen))
+
+
+def _seconds_to(moment: datetime) -> float:
+    """Seconds from now until ``moment``; a naive one is read as local time or as UTC, whichever
+    puts it ahead by less (aiobreaker mixes the two)."""
+    if moment.tzinfo is not None:
+        return (moment - datetime.now(timezone.utc)).total_seconds()
+    utc_now = datetime.now(timezone.utc).replace(tzinfo=None)
+    ahead = [
+        seconds
+        for seconds in (
+            (moment - datetime.now()).total_seconds(),
+            (moment - utc_now).total_seconds(),
+        )
+        if seconds >= 0
+    ]
+    return min(ahead) if ahead else 0.0
 
 
 def _purgatory_open(exc: BaseException) -> Evidence:

@@ -453,8 +453,12 @@ class Translator:
         if not logger.isEnabledFor(level):
             return  # apps that silence this logger for on_error skip building the record
         storm = self._storm
+        try:
+            signature = failure_signature(code, error.upstream, response_started, exc)
+        except Exception:  # a hostile exception object: group it by what we know
+            signature = (code, error.upstream, response_started)
         decision = storm.decide(
-            failure_signature(code, error.upstream, response_started, exc),
+            signature,
             code,
             error.status,
             error.upstream,

@@ -8,8 +8,10 @@ than the rounding.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import aiobreaker
 import circuitbreaker
@@ -23,9 +25,12 @@ from gatewayerrors._classify import default_classifier
 from gatewayerrors._error import Evidence
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
-from gatewayerrors.testing import FaultyUpstreams as Upstreams
+from gatewayerrors.testing import FaultyUpstreams
 
 OPEN_FOR = 600
+
+# aiobreaker 1.2 calls datetime.utcnow(), deprecated since Python 3.12: its warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
 
 
 def classify(exc: BaseException) -> Evidence:
@@ -36,7 +41,7 @@ def classify(exc: BaseException) -> Evidence:
 
 def failures(call: Callable[[], object], count: int) -> list[BaseException]:
     """The exceptions of ``count`` calls (each must raise)."""
-    raised = []
+    raised: list[BaseException] = []
     for _ in range(count):
         with pytest.raises(Exception) as caught:
             call()
@@ -45,7 +50,7 @@ def failures(call: Callable[[], object], count: int) -> list[BaseException]:
 
 
 async def afailures(call: Callable[[], Awaitable[object]], count: int) -> list[BaseException]:
-    raised = []
+    raised: list[BaseException] = []
     for _ in range(count):
         with pytest.raises(Exception) as caught:
             await call()
@@ -61,12 +66,14 @@ def assert_open(exc: BaseException, within: int = OPEN_FOR) -> None:
     assert within - 5 <= evidence.retry_after <= within
 
 
-def test_circuitbreaker(upstreams: Upstreams) -> None:
-    @circuitbreaker.circuit(
-        failure_threshold=2, recovery_timeout=OPEN_FOR, expected_exception=httpx.HTTPError
-    )
-    def orders() -> httpx.Response:
+def test_circuitbreaker(upstreams: FaultyUpstreams) -> None:
+    def fetch() -> httpx.Response:
         return httpx.get(upstreams.refused_url, timeout=2)
+
+    # The decorator, applied by hand (circuitbreaker ships no type hints).
+    orders: Callable[[], httpx.Response] = circuitbreaker.circuit(
+        failure_threshold=2, recovery_timeout=OPEN_FOR, expected_exception=httpx.HTTPError
+    )(fetch)
 
     first, second, third = failures(orders, 3)
     assert classify(first).code == classify(second).code == "connection_refused"
@@ -74,7 +81,7 @@ def test_circuitbreaker(upstreams: Upstreams) -> None:
     assert_open(third)
 
 
-def test_pybreaker_trip_and_open(upstreams: Upstreams) -> None:
+def test_pybreaker_trip_and_open(upstreams: FaultyUpstreams) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=OPEN_FOR)
 
     def orders() -> requests.Response:
@@ -90,7 +97,35 @@ def test_pybreaker_trip_and_open(upstreams: Upstreams) -> None:
     assert_open(rejected)
 
 
-def test_pybreaker_decorator(upstreams: Upstreams) -> None:
+class CountingStorage(pybreaker.CircuitMemoryStorage):
+    """A storage of one's own (as Redis storage is): each read of opened_at is counted."""
+
+    reads = 0
+
+    @property
+    def opened_at(self) -> Any:
+        CountingStorage.reads += 1
+        return pybreaker.CircuitMemoryStorage.opened_at.fget(self)  # type: ignore[attr-defined]
+
+    @opened_at.setter
+    def opened_at(self, value: Any) -> None:
+        pybreaker.CircuitMemoryStorage.opened_at.fset(self, value)  # type: ignore[attr-defined]
+
+
+def test_pybreaker_with_another_storage_costs_no_read(upstreams: FaultyUpstreams) -> None:
+    # A remote storage's opened_at is a network round trip: the error path does not make it,
+    # and answers with reset_timeout, the longest the breaker can stay open.
+    storage = CountingStorage(pybreaker.STATE_CLOSED)
+    breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR, state_storage=storage)
+    [_, rejected] = failures(
+        lambda: breaker.call(requests.get, upstreams.refused_url, timeout=2), 2
+    )
+    reads = CountingStorage.reads
+    assert classify(rejected).retry_after == OPEN_FOR
+    assert CountingStorage.reads == reads
+
+
+def test_pybreaker_decorator(upstreams: FaultyUpstreams) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR)
 
     @breaker
@@ -101,7 +136,7 @@ def test_pybreaker_decorator(upstreams: Upstreams) -> None:
         assert_open(exc)
 
 
-def test_aiobreaker(upstreams: Upstreams) -> None:
+def test_aiobreaker(upstreams: FaultyUpstreams) -> None:
     breaker = aiobreaker.CircuitBreaker(fail_max=2, timeout_duration=timedelta(seconds=OPEN_FOR))
 
     async def orders() -> httpx.Response:
@@ -119,7 +154,36 @@ def test_aiobreaker(upstreams: Upstreams) -> None:
     assert_open(rejected)
 
 
-def test_purgatory_sync(upstreams: Upstreams) -> None:
+@pytest.fixture(params=["EAST-3", "WEST+5"], ids=["UTC+3", "UTC-5"])
+def local_time_zone(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The process's local time zone set away from UTC (POSIX TZ strings need no tzdata)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_aiobreaker_away_from_utc(upstreams: FaultyUpstreams, local_time_zone: str) -> None:
+    # aiobreaker stamps opened_at in UTC and subtracts local time: east of UTC its
+    # reopen_time is None, west of UTC its time_remaining is hours off. Ours is neither.
+    breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=OPEN_FOR))
+
+    async def orders() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return await client.get(upstreams.refused_url)
+
+    async def run() -> list[BaseException]:
+        return await afailures(lambda: breaker.call_async(orders), 2)
+
+    tripped, rejected = asyncio.run(run())
+    assert_open(tripped)
+    assert_open(rejected)
+
+
+def test_purgatory_sync(upstreams: FaultyUpstreams) -> None:
     factory = purgatory.SyncCircuitBreakerFactory(default_threshold=2, default_ttl=OPEN_FOR)
 
     def orders() -> requests.Response:
@@ -133,7 +197,7 @@ def test_purgatory_sync(upstreams: Upstreams) -> None:
     assert_open(again)  # purgatory raises one object again and again: its traceback grows
 
 
-def test_purgatory_async(upstreams: Upstreams) -> None:
+def test_purgatory_async(upstreams: FaultyUpstreams) -> None:
     async def run() -> list[BaseException]:
         factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=1, default_ttl=OPEN_FOR)
 
@@ -148,7 +212,7 @@ def test_purgatory_async(upstreams: Upstreams) -> None:
     assert_open(rejected)
 
 
-def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: Upstreams) -> None:
+def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: FaultyUpstreams) -> None:
     # The call that trips the breaker got a 503 with Retry-After: 120 from the upstream; the
     # breaker would allow a trial after 600 s. The upstream's own word is sent.
     breaker = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(seconds=OPEN_FOR))
@@ -168,7 +232,7 @@ def test_an_upstream_retry_after_beats_the_breakers_reopen_time(upstreams: Upstr
 
 
 def test_the_response_is_a_503_with_retry_after_and_no_traceback_logged(
-    upstreams: Upstreams, caplog: pytest.LogCaptureFixture
+    upstreams: FaultyUpstreams, caplog: pytest.LogCaptureFixture
 ) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=OPEN_FOR)
     rejected = failures(lambda: breaker.call(requests.get, upstreams.refused_url, timeout=2), 2)[1]

@@ -69,6 +69,8 @@ class Example:
             self.process.kill()
             code = self.process.wait()
         self._reader.join(5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         return code
 
 

@@ -25,7 +25,7 @@ from gatewayerrors._logstorm import LogStorm, failure_signature, log_level
 from gatewayerrors._settings import SettingsError
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
-from gatewayerrors.testing import FaultyUpstreams as Upstreams
+from gatewayerrors.testing import FaultyUpstreams
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
@@ -62,8 +62,12 @@ def log() -> Iterator[io.StringIO]:
 def records() -> Iterator[list[logging.LogRecord]]:
     """Every record of the ``storm`` logger."""
     found: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = found.append  # type: ignore[method-assign]
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(record)
+
+    handler = Collect(logging.DEBUG)
     logger = logging.getLogger("storm")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -94,7 +98,7 @@ def storm(translator: Translator, exc: BaseException, count: int) -> None:
 
 
 def test_first_in_window_has_the_traceback_repeats_count_exactly(
-    upstreams: Upstreams, records: list[logging.LogRecord]
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
 ) -> None:
     translator = Translator(logger_name="storm")
     exc = refused_call(upstreams.refused_url)
@@ -114,7 +118,7 @@ def test_first_in_window_has_the_traceback_repeats_count_exactly(
 
 
 def test_a_different_failure_gets_its_own_traceback(
-    upstreams: Upstreams, records: list[logging.LogRecord]
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
 ) -> None:
     translator = Translator(logger_name="storm")
     refused = refused_call(upstreams.refused_url)
@@ -129,7 +133,7 @@ def test_a_different_failure_gets_its_own_traceback(
     assert records[3].gatewayerrors_code == "connection_terminated"  # type: ignore[attr-defined]
 
 
-def test_the_same_code_from_another_place_is_another_signature(upstreams: Upstreams) -> None:
+def test_the_same_code_from_another_place_is_another_signature(upstreams: FaultyUpstreams) -> None:
     def elsewhere() -> httpx.ConnectError:
         try:
             httpx.get(upstreams.refused_url, timeout=2)
@@ -205,7 +209,9 @@ def test_the_table_is_bounded_and_eviction_keeps_counts() -> None:
     assert evicted.failures == 2  # signature 0: its first and one repeat
 
 
-def test_modes_always_and_never(upstreams: Upstreams, records: list[logging.LogRecord]) -> None:
+def test_modes_always_and_never(
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
+) -> None:
     exc = refused_call(upstreams.refused_url)
     storm(Translator(logger_name="storm", log_tracebacks="always"), exc, 3)
     assert [r.exc_info is not None for r in records] == [True] * 3
@@ -240,7 +246,7 @@ def test_levels_per_kind() -> None:
 
 
 def test_a_timeout_is_a_warning_and_silencing_warnings_skips_it(
-    upstreams: Upstreams, records: list[logging.LogRecord]
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
 ) -> None:
     translator = Translator(logger_name="storm")
     try:
@@ -259,7 +265,7 @@ def test_a_timeout_is_a_warning_and_silencing_warnings_skips_it(
 
 
 def test_a_failure_after_the_start_is_its_own_signature_and_an_error(
-    upstreams: Upstreams, records: list[logging.LogRecord]
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
 ) -> None:
     translator = Translator(logger_name="storm")
     exc = refused_call(upstreams.refused_url)
@@ -297,7 +303,7 @@ def test_concurrent_threads_count_exactly() -> None:
 
 
 def test_a_storm_through_uvicorn_logs_one_traceback_in_few_bytes(
-    upstreams: Upstreams, log: io.StringIO
+    upstreams: FaultyUpstreams, log: io.StringIO
 ) -> None:
     async def orders(request: Request) -> Response:
         async with httpx.AsyncClient(timeout=2) as client:
@@ -323,7 +329,7 @@ def test_a_storm_through_uvicorn_logs_one_traceback_in_few_bytes(
 
 
 def test_a_storm_through_waitress_threads_counts_exactly(
-    upstreams: Upstreams, records: list[logging.LogRecord]
+    upstreams: FaultyUpstreams, records: list[logging.LogRecord]
 ) -> None:
     def app(environ: Any, start_response: Any) -> list[bytes]:
         requests.get(upstreams.refused_url, timeout=2)

@@ -19,7 +19,7 @@ import urllib3
 
 from gatewayerrors._classify import default_classifier
 from gatewayerrors._error import Evidence
-from gatewayerrors.testing import FaultyUpstreams as Upstreams
+from gatewayerrors.testing import FaultyUpstreams
 
 ATTEMPTS = 3
 
@@ -38,7 +38,9 @@ def counted() -> list[int]:
     return []
 
 
-def test_tenacity_retry_error_is_its_last_attempt(upstreams: Upstreams, counted: list[int]) -> None:
+def test_tenacity_retry_error_is_its_last_attempt(
+    upstreams: FaultyUpstreams, counted: list[int]
+) -> None:
     @tenacity.retry(stop=tenacity.stop_after_attempt(ATTEMPTS), wait=tenacity.wait_none())
     def orders() -> httpx.Response:
         counted.append(1)
@@ -50,7 +52,7 @@ def test_tenacity_retry_error_is_its_last_attempt(upstreams: Upstreams, counted:
     assert evidence.code == "connection_refused"
 
 
-def test_tenacity_keeps_the_upstreams_retry_after(upstreams: Upstreams) -> None:
+def test_tenacity_keeps_the_upstreams_retry_after(upstreams: FaultyUpstreams) -> None:
     url = upstreams.status_url(503, retry_after="7")
 
     @tenacity.retry(stop=tenacity.stop_after_attempt(ATTEMPTS), wait=tenacity.wait_none())
@@ -66,7 +68,7 @@ def test_tenacity_keeps_the_upstreams_retry_after(upstreams: Upstreams) -> None:
     )
 
 
-def test_tenacity_reraise_and_async(upstreams: Upstreams) -> None:
+def test_tenacity_reraise_and_async(upstreams: FaultyUpstreams) -> None:
     @tenacity.retry(
         stop=tenacity.stop_after_attempt(ATTEMPTS), wait=tenacity.wait_none(), reraise=True
     )
@@ -87,7 +89,7 @@ def test_tenacity_reraise_and_async(upstreams: Upstreams) -> None:
     assert evidence.code == "connection_refused"
 
 
-def test_stamina(upstreams: Upstreams, counted: list[int]) -> None:
+def test_stamina(upstreams: FaultyUpstreams, counted: list[int]) -> None:
     url = upstreams.status_url(503, retry_after="7")
 
     @stamina.retry(on=httpx.HTTPError, attempts=ATTEMPTS, wait_initial=0, wait_max=0, wait_jitter=0)
@@ -105,7 +107,7 @@ def test_stamina(upstreams: Upstreams, counted: list[int]) -> None:
     assert (evidence.code, evidence.retry_after) == ("upstream_overloaded", 7)
 
 
-def test_backoff(upstreams: Upstreams, counted: list[int]) -> None:
+def test_backoff(upstreams: FaultyUpstreams, counted: list[int]) -> None:
     url = upstreams.status_url(503, retry_after="7")
 
     @backoff.on_exception(backoff.constant, httpx.HTTPError, max_tries=ATTEMPTS, interval=0)
@@ -127,7 +129,7 @@ def test_backoff(upstreams: Upstreams, counted: list[int]) -> None:
     assert (evidence.code, evidence.retry_after) == ("upstream_overloaded", 7)
 
 
-def test_urllib3_retry_gives_up_with_the_last_cause(upstreams: Upstreams) -> None:
+def test_urllib3_retry_gives_up_with_the_last_cause(upstreams: FaultyUpstreams) -> None:
     retries = urllib3.Retry(total=ATTEMPTS - 1, backoff_factor=0)
     with urllib3.PoolManager(retries=retries) as pool:
         exc, evidence = evidence_of(lambda: pool.request("GET", upstreams.refused_url))
@@ -135,7 +137,7 @@ def test_urllib3_retry_gives_up_with_the_last_cause(upstreams: Upstreams) -> Non
     assert evidence.code == "connection_refused"
 
 
-def test_urllib3_status_give_up_keeps_the_status_not_the_header(upstreams: Upstreams) -> None:
+def test_urllib3_status_give_up_keeps_the_status_not_the_header(upstreams: FaultyUpstreams) -> None:
     # urllib3's ResponseError("too many 503 error responses") keeps no response, so the
     # upstream's Retry-After is lost (the 503 then gets default_retry_after). With
     # raise_on_status=False and raise_for_status() the response, and its header, survive.

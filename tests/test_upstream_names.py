@@ -25,7 +25,7 @@ from gatewayerrors._settings import SettingsError
 from gatewayerrors._translate import Translator
 from gatewayerrors._types import RequestInfo
 from gatewayerrors._upstreams import UpstreamNames, normal_upstream_key
-from gatewayerrors.testing import FaultyUpstreams as Upstreams
+from gatewayerrors.testing import FaultyUpstreams
 
 ACCEPTS = ("application/json", "application/xml", "text/html", "text/plain")
 
@@ -104,7 +104,7 @@ CLIENT_ERRORS = {
 
 
 @pytest.mark.parametrize("client", CLIENT_ERRORS)
-def test_each_client_names_its_upstream(upstreams: Upstreams, client: str) -> None:
+def test_each_client_names_its_upstream(upstreams: FaultyUpstreams, client: str) -> None:
     url = upstreams.refused_url
     exc = CLIENT_ERRORS[client](url)
     port = port_of(url)
@@ -123,7 +123,7 @@ def test_each_client_names_its_upstream(upstreams: Upstreams, client: str) -> No
     [httpx_error, requests_error, aiohttp_status_error],
     ids=["httpx", "requests", "aiohttp"],
 )
-def test_an_upstream_status_is_named_too(upstreams: Upstreams, make: Any) -> None:
+def test_an_upstream_status_is_named_too(upstreams: FaultyUpstreams, make: Any) -> None:
     url = upstreams.status_url(503, retry_after="7")
     if make is not aiohttp_status_error:
         # raise_for_status(): the response's request carries the URL
@@ -145,7 +145,7 @@ def test_an_upstream_status_is_named_too(upstreams: Upstreams, make: Any) -> Non
     assert response.error.retry_after == 7
 
 
-def test_a_default_port_matches_host_port_keys(upstreams: Upstreams) -> None:
+def test_a_default_port_matches_host_port_keys(upstreams: FaultyUpstreams) -> None:
     names = UpstreamNames({"orders.internal:80": "orders", "billing.internal:443": "billing"})
     assert names.name("orders.internal", 80) == "orders"
     request = httpx.Request("GET", "http://orders.internal/x")
@@ -156,7 +156,7 @@ def test_a_default_port_matches_host_port_keys(upstreams: Upstreams) -> None:
     assert names.name_for(httpx.ConnectError("refused", request=request)) is None
 
 
-def test_the_apps_own_upstream_wins(upstreams: Upstreams) -> None:
+def test_the_apps_own_upstream_wins(upstreams: FaultyUpstreams) -> None:
     cause = httpx_error(upstreams.refused_url)
     try:
         raise ServiceUnavailable(upstream="payments") from cause
@@ -169,7 +169,7 @@ def test_the_apps_own_upstream_wins(upstreams: Upstreams) -> None:
 
 
 def test_named_upstream_in_body_log_and_on_error(
-    upstreams: Upstreams, caplog: pytest.LogCaptureFixture
+    upstreams: FaultyUpstreams, caplog: pytest.LogCaptureFixture
 ) -> None:
     hooked: list[UpstreamFailure] = []
 
@@ -204,7 +204,9 @@ def test_named_upstream_in_body_log_and_on_error(
 
 
 @pytest.mark.parametrize("fault", ["refused", "reset", "hang", "503"])
-def test_an_unnamed_upstream_never_reaches_the_client(upstreams: Upstreams, fault: str) -> None:
+def test_an_unnamed_upstream_never_reaches_the_client(
+    upstreams: FaultyUpstreams, fault: str
+) -> None:
     url = (
         upstreams.status_url(503, retry_after="7")
         if fault == "503"
