@@ -15,12 +15,13 @@ wins, and on a tie the outermost.
 from __future__ import annotations
 
 import errno
+import math
 import re
 import socket
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from werkzeug.http import parse_date
@@ -36,6 +37,7 @@ __all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "reg
 # wrapper ("could not connect"), which beats a bare timeout.
 USER = 1000
 OWN = 900
+BREAKER = 850  # the breaker's decision is the answer, even when it opened on this very call
 STATUS = 800
 OS_PRECISE = 700
 CLIENT_PRECISE = 600
@@ -285,6 +287,140 @@ def _grpc_unavailable_cause(exc: BaseException) -> str | None:
     return None
 
 
+# -- circuit breakers ------------------------------------------------------------------------
+# Retry-After for an open circuit is the time until the breaker lets a trial call through,
+# rounded up and at least 1 s (0 would invite an immediate retry that the breaker refuses).
+# Each library keeps that time somewhere else; none is imported.
+
+_MAX_FRAMES = 64
+
+
+def _seconds_until(remaining: object) -> int | None:
+    if isinstance(remaining, timedelta):
+        remaining = remaining.total_seconds()
+    if not isinstance(remaining, (int, float)) or isinstance(remaining, bool):
+        return None
+    if remaining != remaining:  # NaN
+        return None
+    return max(1, math.ceil(min(remaining, 10**11)))
+
+
+def _breaker_evidence(seconds: object) -> Evidence:
+    return Evidence("circuit_open", BREAKER, _seconds_until(seconds))
+
+
+def _frame_locals(exc: BaseException, package: str) -> list[Mapping[str, object]]:
+    """The local variables of ``exc``'s traceback frames that run ``package``'s code.
+
+    For breakers whose exception carries no reference to the breaker (pybreaker, purgatory):
+    the frame that raised it still holds the breaker (``self``) or its context.
+    """
+    found: list[Mapping[str, object]] = []
+    tb = exc.__traceback__
+    frames = 0
+    while tb is not None and frames < _MAX_FRAMES:
+        frames += 1
+        frame = tb.tb_frame
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.partition(".")[0] == package:
+            found.append(frame.f_locals)
+        tb = tb.tb_next
+    return found
+
+
+def _circuitbreaker_open(exc: BaseException) -> Evidence:
+    # circuitbreaker.CircuitBreakerError(circuit_breaker): the breaker's ``open_remaining`` is
+    # whole seconds until it half-opens.
+    breaker = exc.__dict__.get("_circuit_breaker")
+    try:
+        remaining = getattr(breaker, "open_remaining", None)
+    except Exception:
+        remaining = None
+    return _breaker_evidence(remaining)
+
+
+def _pybreaker_open(exc: BaseException) -> Evidence:
+    # pybreaker.CircuitBreakerError carries only a message. The breaker is ``self`` in
+    # CircuitBreaker.call, or ``self._breaker`` in the state that raised; it reopens for a
+    # trial call at opened_at + reset_timeout. Only the in-memory storage is read: a Redis
+    # storage would cost a network round trip on the error path (its reset_timeout, the
+    # longest possible wait, is used then, unless the raising frame holds opened_at).
+    frames = _frame_locals(exc, "pybreaker")
+    for local in reversed(frames):  # the raising frame is the innermost
+        # The open state's before_call has just read opened_at from the storage (Redis too:
+        # the reopen time every replica shares) and holds it with the timeout: no read here.
+        opened, timeout = local.get("opened_at"), local.get("timeout")
+        if isinstance(opened, datetime) and opened.tzinfo and isinstance(timeout, timedelta):
+            return _breaker_evidence(_seconds_to(opened + timeout))
+    for local in frames:
+        owner = local.get("self")
+        breaker = owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
+        if breaker is None:
+            continue
+        timeout = getattr(breaker, "_reset_timeout", None)
+        if not isinstance(timeout, (int, float)):
+            continue
+        storage = getattr(breaker, "_state_storage", None)
+        opened = None
+        if type(storage).__name__ == "CircuitMemoryStorage":
+            opened = getattr(storage, "_opened_at", None)
+        if isinstance(opened, datetime) and opened.tzinfo is not None:
+            return _breaker_evidence(opened.timestamp() + timeout - time.time())
+        return _breaker_evidence(timeout)
+    return _breaker_evidence(None)
+
+
+def _aiobreaker_open(exc: BaseException) -> Evidence:
+    # aiobreaker.CircuitBreakerError.reopen_time: when the breaker half-opens. Its
+    # ``time_remaining`` is not used: aiobreaker 1.2 stamps opened_at with utcnow() but
+    # subtracts now(), so away from UTC it is off by the UTC offset (or reopen_time is None
+    # east of UTC); the raising frame's breaker gives opened_at + timeout_duration then.
+    reopen = exc.__dict__.get("reopen_time")
+    if not isinstance(reopen, datetime):
+        reopen = None
+        for local in _frame_locals(exc, "aiobreaker"):
+            owner = local.get("self")
+            breaker = (
+                owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
+            )
+            opened = getattr(getattr(breaker, "_state_storage", None), "opened_at", None)
+            duration = getattr(breaker, "_timeout_duration", None)
+            if isinstance(opened, datetime) and isinstance(duration, timedelta):
+                reopen = opened + duration
+                break
+    return _breaker_evidence(None if reopen is None else _seconds_to(reopen))
+
+
+def _seconds_to(moment: datetime) -> float:
+    """Seconds from now until ``moment``; a naive one is read as local time or as UTC, whichever
+    puts it ahead by less (aiobreaker mixes the two)."""
+    if moment.tzinfo is not None:
+        return (moment - datetime.now(timezone.utc)).total_seconds()
+    utc_now = datetime.now(timezone.utc).replace(tzinfo=None)
+    ahead = [
+        seconds
+        for seconds in (
+            (moment - datetime.now()).total_seconds(),
+            (moment - utc_now).total_seconds(),
+        )
+        if seconds >= 0
+    ]
+    return min(ahead) if ahead else 0.0
+
+
+def _purgatory_open(exc: BaseException) -> Evidence:
+    # purgatory raises its OpenedState itself, which knows when it opened (time.time()); the
+    # ttl is the circuit's, on the Context in the raising frame (``context`` or ``self``).
+    opened = exc.__dict__.get("opened_at")
+    if isinstance(opened, (int, float)):
+        for local in _frame_locals(exc, "purgatory"):
+            for name in ("context", "self"):
+                ttl = getattr(local.get(name), "ttl", None)
+                if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+                    return _breaker_evidence(opened + ttl - time.time())
+    return _breaker_evidence(None)
+
+
 def _built_in_rules() -> dict[tuple[str, str], Rule]:
     f = _fixed
     rules: dict[tuple[str, str], Rule] = {
@@ -381,6 +517,11 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("botocore", "HTTPClientError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("botocore", "ConnectionError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("botocore", "ClientError"): _botocore_client_error,
+        # -- circuit breakers ----------------------------------------------------------
+        ("circuitbreaker", "CircuitBreakerError"): _circuitbreaker_open,
+        ("pybreaker", "CircuitBreakerError"): _pybreaker_open,
+        ("aiobreaker", "CircuitBreakerError"): _aiobreaker_open,
+        ("purgatory", "OpenedState"): _purgatory_open,
     }
     # httpx/httpcore name their precise classes alike.
     for package in ("httpx", "httpcore"):
@@ -529,6 +670,8 @@ class Classifier:
         """
         # This runs on every translated error: no helper calls per link in the common case.
         best: Evidence | None = None
+        upstream_retry: int | None = None
+        breaker_retry: int | None = None
         chain: list[BaseException] = [exc]
         seen = {id(exc)}
         cached = self._cache.get
@@ -548,8 +691,13 @@ class Classifier:
                     found = rule(link)
                 except Exception:  # a hostile exception object must not break classification
                     found = None
-            if found is not None and (best is None or found.specificity > best.specificity):
-                best = found
+            if found is not None:
+                if best is None or found.specificity > best.specificity:
+                    best = found
+                if found.specificity == STATUS and upstream_retry is None:
+                    upstream_retry = found.retry_after
+                elif found.specificity == BREAKER and breaker_retry is None:
+                    breaker_retry = found.retry_after
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
@@ -576,6 +724,17 @@ class Classifier:
                 ):
                     seen.add(id(candidate))
                     chain.append(candidate)
+        if best is not None and (upstream_retry is not None or breaker_retry is not None):
+            # Retry-After precedence: the upstream's own word, then the breaker's reopen time
+            # (a trial call before the upstream said it is back would only reopen the circuit).
+            # They fill in for evidence without a Retry-After (an app's ServiceUnavailable
+            # raised from a breaker error); an app's explicit retry_after stays its own.
+            if upstream_retry is not None and (
+                best.retry_after is None or best.specificity == BREAKER
+            ):
+                best = best._replace(retry_after=upstream_retry)
+            elif best.retry_after is None:
+                best = best._replace(retry_after=breaker_retry)
         return best
 
     def known_exception_classes(self) -> list[type[BaseException]]:

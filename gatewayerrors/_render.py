@@ -18,6 +18,7 @@ import orjson
 from ._error import UpstreamFailure
 
 __all__ = [
+    "clean_text",
     "instance_path",
     "problem_members",
     "reason_phrase",
@@ -31,6 +32,10 @@ __all__ = [
 
 PROBLEM_XML_NAMESPACE = "urn:ietf:rfc:7807"
 
+# C0 controls but tab and newline, DEL, and the C1 controls: HTML's parser reports each as an
+# error (WHATWG HTML §13.2.3.5, "control-character-in-input-stream"; the Nu checker rejects the
+# page), a terminal runs them as escapes (ESC, BEL, CSI U+009B), and XML 1.0 forbids most of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Characters XML 1.0 forbids anywhere (§2.2); they are dropped, not escaped.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # RFC 3986 §3.3: a path is pchars and "/"; a "%" counts only as the start of a %XX escape.
@@ -138,6 +143,21 @@ def _ipv6(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def clean_text(value: str) -> str:
+    """Words for a body: control characters dropped, lone surrogates replaced.
+
+    The app's own text (``GatewayError(detail=..., upstream=...)``, ``overrides``, debug text)
+    reaches HTML, plain text, JSON and XML alike, so the translator cleans it once, in the one
+    error value, rather than each renderer: every format, style, template and ``on_error`` hook
+    sees the same words. CR and CRLF become LF (a lone CR would let text overwrite a line in a
+    terminal).
+    """
+    if not value.isprintable():  # the common case (plain text) skips the regex
+        value = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    # Lone surrogates cannot be encoded by any renderer.
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def reason_phrase(status: int) -> str:

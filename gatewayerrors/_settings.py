@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, TypedDict
 
 from ._catalog import catalog
 from ._classify import Classifier
+from ._integrations import Integration
+from ._logstorm import LOG_TRACEBACKS
+from ._maintenance_state import MaintenanceStore
 from ._render import uri_reference
+from ._stores import check_store
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
+from ._upstreams import normal_upstream_key
 
 __all__ = [
     "DEFAULT_MAINTENANCE_EXEMPT",
@@ -35,7 +41,10 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
-OVERRIDE_KEYS = ("title", "detail", "hint")
+_UPSTREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}")
+OVERRIDE_KEYS = ("title", "detail", "hint", "heading")
+# NUL, ESC, BEL...: never meant in a page or a terminal (CR is accepted; it becomes LF).
+_OVERRIDE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLES = ("problem", "twitter")
 """The built-in response styles (``style=`` also takes a callable)."""
 DEFAULT_MAINTENANCE_EXEMPT = ("/health", "/healthz", "/livez", "/readyz")
@@ -106,7 +115,11 @@ class Settings:
     trust_request_id: bool = True
     """Reuse a valid incoming request id instead of generating one."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
+
+    ``heading`` is the HTML page's heading only (words for a person); the others apply to
+    every format.
+    """
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
@@ -123,11 +136,38 @@ class Settings:
     maintenance_exempt_extra: tuple[str, ...] = ()
     """More exempt paths, added to ``maintenance_exempt`` (``("/admin/",)``)."""
     maintenance_retry_after: int = 300
-    """``Retry-After`` seconds during maintenance."""
+    """``Retry-After`` seconds during maintenance (a window's end, when known, comes first)."""
+    maintenance_store: str | MaintenanceStore | None = None
+    """Where replicas share maintenance mode: a URL (``"redis://127.0.0.1:6379/0"``,
+    ``"file:///run/app/maintenance.json"``, ``"django-cache://default"``) or a store object.
+    Read in the background, never per request (docs/fleet.md)."""
+    maintenance_store_poll: float = 0.5
+    """Seconds between two reads of ``maintenance_store`` (at most 10)."""
+    maintenance_store_grace: int = 60
+    """Seconds the last known state is kept while ``maintenance_store`` cannot be read."""
+    maintenance_bypass_token: str | None = None
+    """A secret (16 characters or more): requests with it in ``X-Maintenance-Bypass`` pass."""
+    maintenance_bypass_ips: tuple[str, ...] = ()
+    """Client networks (CIDRs) that pass during maintenance (``("10.0.0.0/8",)``)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Proxies (CIDRs) whose ``X-Forwarded-For`` is believed for ``maintenance_bypass_ips``."""
     on_error: OnError | None = None
     """Called as ``on_error(error, exception)`` after each translated error (may be async)."""
     logger_name: str = "gatewayerrors"
     """Logger that gets one record per translated error."""
+    log_tracebacks: str = "first"
+    """``"first"``: a traceback for the first failure of a kind in each ``log_window``, one
+    compact line per repeat; ``"always"``: a traceback on every record; ``"never"``: none."""
+    log_window: float = 60
+    """Seconds a failure's traceback stands for its repeats (see ``log_tracebacks``)."""
+    upstream_names: Mapping[str, str] = field(default_factory=dict)
+    """Names for upstream hosts, ``{"orders.internal:8080": "orders"}`` (host or host:port):
+    a named upstream appears in logs, ``on_error`` and the ``upstream`` member."""
+    retry_after_jitter: float = 0.0
+    """Spread every ``Retry-After`` up to this fraction above its value (0.2: +0-20%)."""
+    integrations: Sequence[Integration] = ()
+    """Observability integrations (:mod:`gatewayerrors.otel`, :mod:`gatewayerrors.prometheus`,
+    :mod:`gatewayerrors.sentry`, or your own :class:`~gatewayerrors.core.Integration`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.service, str):  # any text: Proxy-Status makes it an sf-string
@@ -172,11 +212,38 @@ class Settings:
             _check_text("maintenance_env", self.maintenance_env, empty=False)
         for name in ("maintenance_exempt", "maintenance_exempt_extra"):
             object.__setattr__(self, name, _check_paths(name, getattr(self, name)))
+        self._check_fleet()
         if self.on_error is not None and not callable(self.on_error):
             raise SettingsError(
                 "on_error", f"must be a callable or None, not {_kind(self.on_error)}"
             )
         _check_text("logger_name", self.logger_name, empty=False)
+        _check_log_storm(self.log_tracebacks, self.log_window)
+        object.__setattr__(self, "upstream_names", _check_upstream_names(self.upstream_names))
+        _check_jitter(self.retry_after_jitter)
+        object.__setattr__(self, "integrations", _check_integrations(self.integrations))
+
+    def _check_fleet(self) -> None:
+        problem = check_store(self.maintenance_store)
+        if problem is not None:
+            raise SettingsError("maintenance_store", problem)
+        poll = self.maintenance_store_poll
+        if not isinstance(poll, (int, float)) or isinstance(poll, bool) or not 0 < poll <= 10:
+            raise SettingsError(
+                "maintenance_store_poll", f"must be seconds above 0 and at most 10, not {poll!r}"
+            )
+        _check_seconds("maintenance_store_grace", self.maintenance_store_grace)
+        token = self.maintenance_bypass_token
+        if token is not None:
+            _check_text("maintenance_bypass_token", token, empty=False)
+            # A header value: visible ASCII only, and long enough not to be guessed.
+            if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+                raise SettingsError(
+                    "maintenance_bypass_token",
+                    "must be at least 16 visible ASCII characters without spaces",
+                )
+        for name in ("maintenance_bypass_ips", "trusted_proxies"):
+            object.__setattr__(self, name, _check_networks(name, getattr(self, name)))
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -270,6 +337,11 @@ def _check_overrides(overrides: object) -> None:
             # Checked here so that no renderer can fail on it later (lone surrogates).
             if not isinstance(text, str) or not _encodable(text):
                 raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
+            if _OVERRIDE_CONTROL.search(text):
+                raise SettingsError(
+                    f"overrides[{code!r}][{key!r}]",
+                    "must not contain control characters (tab and newline are fine)",
+                )
 
 
 def _check_style(style: object) -> None:
@@ -305,6 +377,77 @@ def _check_paths(name: str, paths: object) -> tuple[str, ...]:
     return found
 
 
+def _check_networks(name: str, values: object) -> tuple[str, ...]:
+    # A bare string would iterate as characters, each an invalid network.
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise SettingsError(name, f'must be a tuple of CIDRs ("10.0.0.0/8"), not {values!r}')
+    found = tuple(values)
+    for value in found:
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise SettingsError(name, f"has {value!r}, which is not a network (CIDR)") from None
+    return found
+
+
+def _check_log_storm(tracebacks: object, window: object) -> None:
+    if tracebacks not in LOG_TRACEBACKS:
+        choices = ", ".join(repr(mode) for mode in LOG_TRACEBACKS)
+        raise SettingsError("log_tracebacks", f"must be one of {choices}, not {tracebacks!r}")
+    if (
+        not isinstance(window, (int, float))
+        or isinstance(window, bool)
+        or not 0 < window < float("inf")
+    ):
+        raise SettingsError("log_window", f"must be a positive number of seconds, not {window!r}")
+
+
+def _check_upstream_names(names: object) -> dict[str, str]:
+    """The mapping with normalised keys (lower-case host, ``host`` or ``host:port``)."""
+    if not isinstance(names, Mapping):
+        raise SettingsError("upstream_names", f"must be a mapping, not {_kind(names)}")
+    checked: dict[str, str] = {}
+    for key, name in names.items():
+        normal = normal_upstream_key(key)
+        if normal is None:
+            raise SettingsError(
+                "upstream_names",
+                f"has a key that is not a host or host:port: {key!r}",
+            )
+        # The name is sent to clients (the ``upstream`` member) and logged: plain printable
+        # text only, so that no renderer or log line can be broken by it.
+        if not isinstance(name, str) or not _UPSTREAM_NAME.fullmatch(name):
+            raise SettingsError(
+                f"upstream_names[{key!r}]",
+                f"must be a short printable name (letters, digits, ' ._:/-'), not {name!r}",
+            )
+        checked[normal] = name
+    return checked
+
+
+def _check_jitter(jitter: object) -> None:
+    if not isinstance(jitter, (int, float)) or isinstance(jitter, bool) or not 0 <= jitter <= 1:
+        raise SettingsError("retry_after_jitter", f"must be a fraction from 0 to 1, not {jitter!r}")
+
+
+def _check_integrations(integrations: object) -> tuple[Integration, ...]:
+    if isinstance(integrations, (str, bytes)) or not isinstance(integrations, Iterable):
+        raise SettingsError(
+            "integrations", f"must be a list of integrations, not {_kind(integrations)}"
+        )
+    found = tuple(integrations)
+    for item in found:
+        if not isinstance(item, Integration):
+            raise SettingsError(
+                "integrations",
+                f"must hold gatewayerrors Integration objects (gatewayerrors.otel.OpenTelemetry"
+                f"(), ...), not {_kind(item)}",
+            )
+    return found
+
+
 class SettingsOptions(TypedDict, total=False):
     """The :class:`Settings` fields as keyword arguments, for typing an adapter's ``**options``.
 
@@ -332,5 +475,16 @@ class SettingsOptions(TypedDict, total=False):
     maintenance_exempt: tuple[str, ...]
     maintenance_exempt_extra: tuple[str, ...]
     maintenance_retry_after: int
+    maintenance_store: str | MaintenanceStore | None
+    maintenance_store_poll: float
+    maintenance_store_grace: int
+    maintenance_bypass_token: str | None
+    maintenance_bypass_ips: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
     on_error: OnError | None
     logger_name: str
+    log_tracebacks: str
+    log_window: float
+    upstream_names: Mapping[str, str]
+    retry_after_jitter: float
+    integrations: Sequence[Integration]

@@ -12,20 +12,27 @@ import inspect
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
-from random import getrandbits
+from random import getrandbits, random
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+from ._bypass import Bypass
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
+from ._integrations import overrides
+from ._logstorm import LogStorm, failure_signature, log_level
+from ._maintenance import MaintenanceSwitch
+from ._maintenance_state import MaintenanceState
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import (
+    clean_text,
     instance_path,
     reason_phrase,
     render_problem_json,
@@ -33,8 +40,10 @@ from ._render import (
     render_text,
 )
 from ._settings import Settings, SettingsOptions, resolve_settings
+from ._stores import open_store
 from ._styles import build_style
 from ._types import ErrorResponse, RequestInfo
+from ._upstreams import UpstreamNames
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
@@ -54,7 +63,6 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
-_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "scheme://user:password@" and the values of "?name=value&..." in debug text.
 _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
@@ -96,11 +104,10 @@ def _debug_text(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
-    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
+    text = clean_text(text[:_MAX_DEBUG])
     # Client messages quote the URL they called: its password and API keys must not reach a
     # body or Proxy-Status (which proxies and CDNs log), even in debug.
-    text = _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 def _safe_text(value: str) -> str:
@@ -130,7 +137,24 @@ class Translator:
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
         self._exempt_paths = settings.exempt_paths
+        self.maintenance_switch = self._build_maintenance_switch()
+        bypass = Bypass(
+            settings.maintenance_bypass_token,
+            settings.maintenance_bypass_ips,
+            settings.trusted_proxies,
+        )
+        self._bypass = bypass if bypass.enabled else None
         self.maintenance_check = self._build_maintenance_check()
+        self._jitter = settings.retry_after_jitter
+        self._upstream_names = UpstreamNames(settings.upstream_names) or None
+        self._storm = LogStorm(settings.log_tracebacks, settings.log_window)
+        self._log_levels = {code: log_level(kind) for code, kind in catalog.items()}
+        integrations = settings.integrations
+        # Only what an integration overrides is called: none listed costs one falsy test.
+        self._request_id_sources = tuple(
+            item.request_id for item in integrations if overrides(item, "request_id")
+        )
+        self._observers = tuple(item.observe for item in integrations if overrides(item, "observe"))
 
     @classmethod
     def for_adapter(
@@ -156,11 +180,25 @@ class Translator:
             status = proxy_status(self.settings.service, kind.code)
         return _CodeText(
             kind,
-            override.get("title", kind.title),
-            override.get("detail", kind.description),
-            override.get("hint", kind.hint),
+            clean_text(override.get("title", kind.title)),
+            clean_text(override.get("detail", kind.description)),
+            clean_text(override.get("hint", kind.hint)),
             status,
         )
+
+    def _build_maintenance_switch(self) -> MaintenanceSwitch | None:
+        """The shared state's switch, refreshing in the background from now on; None: no store."""
+        settings = self.settings
+        if settings.maintenance_store is None:
+            return None
+        switch = MaintenanceSwitch(
+            open_store(settings.maintenance_store),
+            interval=settings.maintenance_store_poll,
+            grace=settings.maintenance_store_grace,
+            logger=self.logger,
+        )
+        switch.start()
+        return switch
 
     def _build_maintenance_check(self) -> Callable[[], bool] | None:
         """A per-request check, or None when maintenance mode cannot be on (the usual case)."""
@@ -171,6 +209,13 @@ class Translator:
             flag = True
         if flag is True:
             return lambda: True
+        switch = self.maintenance_switch
+        if switch is not None:
+            shared = switch.is_active  # memory only: the store is read in the background
+            if callable(flag):
+                user = flag
+                return lambda: bool(user()) or shared()
+            return shared
         if callable(flag):
             return flag
         return None
@@ -196,14 +241,26 @@ class Translator:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
             retry_after = self._default_retry
-        request_id = request.request_id
-        if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
-            request_id = None
+        if self._jitter and retry_after:
+            # Upward only: earlier than the upstream, breaker or window said would be wasted.
+            spread = round(random() * retry_after * self._jitter)
+            retry_after = min(retry_after + spread, self._max_retry)
+        request_id = self._integration_request_id() if self._request_id_sources else None
+        if request_id is None:
+            request_id = request.request_id
+            if request_id is not None and not (
+                self._trust_request_id and valid_request_id(request_id)
+            ):
+                request_id = None
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
-        detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
-        upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
+        detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
+        upstream = evidence.upstream
+        if upstream is not None:
+            upstream = clean_text(upstream)
+        elif self._upstream_names is not None and exc is not None:
+            upstream = self._upstream_names.name_for(exc)
         debug = _debug_text(exc) if self._debug and exc is not None else None
         instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
@@ -223,6 +280,18 @@ class Translator:
                 debug,
             ),
         )
+
+    def _integration_request_id(self) -> str | None:
+        """The first request id an integration gives (a trace id), or None."""
+        for source in self._request_id_sources:
+            try:
+                request_id = source()
+            except Exception:
+                self.logger.exception("gatewayerrors: integration request_id failed")
+                continue
+            if request_id and valid_request_id(request_id):
+                return request_id
+        return None
 
     # -- the whole path --------------------------------------------------------------------
 
@@ -291,9 +360,31 @@ class Translator:
             active = self.maintenance_active()
         if not active or self._exempt(request.path):
             return None
-        return self.response_for(
-            "maintenance", request, retry_after=self.settings.maintenance_retry_after
-        )
+        if self._bypass is not None and self._bypass.allows(request):
+            return None
+        retry_after = self.settings.maintenance_retry_after
+        detail = None
+        switch = self.maintenance_switch
+        state = None if switch is None else switch.active()
+        if state is not None:
+            retry_after, detail = self._window_answer(state)
+        return self.response_for("maintenance", request, retry_after=retry_after, detail=detail)
+
+    def _window_answer(self, state: MaintenanceState) -> tuple[int, str | None]:
+        """``Retry-After`` and ``detail`` for a shared state: the operator's retry_after, else
+        the seconds until the window ends, else ``maintenance_retry_after``; the operator's
+        message, else the usual detail plus when the window ends."""
+        left = state.seconds_left(time.time())
+        retry_after = state.retry_after
+        if retry_after is None:
+            retry_after = self.settings.maintenance_retry_after if left is None else left
+        detail = state.message
+        if detail is None and state.end is not None:
+            detail = (
+                f"{self._codes['maintenance'].detail} It is planned to end at "
+                f"{state.end:%Y-%m-%d %H:%M} UTC."
+            )
+        return retry_after, detail
 
     def _exempt(self, path: str) -> bool:
         for exempt in self._exempt_paths:
@@ -413,37 +504,94 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """One log record for a translated error, with the exception for the traceback.
+        """The log record(s) for a translated error, as the log-storm policy decides.
 
-        ``response_started``: the app had already started its own response, so this error
-        could not be sent and the adapter let the server abort the connection.
+        The first failure of its kind in ``log_window`` carries the exception (so the handler
+        formats its traceback); repeats are one compact line each; a closed window is summed up
+        in one line. ``response_started``: the app had already started its own response, so
+        this error could not be sent and the adapter let the server abort the connection.
         """
-        if not self.logger.isEnabledFor(logging.ERROR):
-            return  # apps that silence this logger for on_error skip building the record
         error = response.error
         try:
-            self.logger.error(
-                "upstream failure after the response started (connection aborted): "
-                "%s %s upstream=%s request_id=%s"
-                if response_started
-                else "upstream failure: %s %s upstream=%s request_id=%s",
-                error.status,
-                error.kind.code,
-                error.upstream or "-",
-                error.request_id or "-",
-                exc_info=exc,
-                extra={
-                    "gatewayerrors_code": error.kind.code,
-                    "gatewayerrors_status": error.status,
-                    "gatewayerrors_upstream": error.upstream,
-                    "gatewayerrors_request_id": error.request_id,
-                    "gatewayerrors_response_started": response_started,
-                },
-            )
+            self._log_records(error, exc, response_started)
         except Exception:
             # The exception's own code runs while its traceback is formatted (__str__,
             # __getattr__ for __notes__): if it raises, log what we know, without it.
             self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_records(
+        self, error: UpstreamFailure, exc: BaseException | None, response_started: bool
+    ) -> None:
+        code = error.kind.code
+        level = logging.ERROR if response_started else self._log_levels.get(code, logging.ERROR)
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return  # apps that silence this logger for on_error skip building the record
+        storm = self._storm
+        try:
+            signature = failure_signature(code, error.upstream, response_started, exc)
+        except Exception:  # a hostile exception object: group it by what we know
+            signature = (code, error.upstream, response_started)
+        decision = storm.decide(
+            signature,
+            code,
+            error.status,
+            error.upstream,
+            level,
+        )
+        for summary in decision.summaries:
+            logger.log(
+                summary.level,
+                "upstream failures: %s %s upstream=%s x %s in the last %g s "
+                "(traceback logged for the first)",
+                summary.status,
+                summary.code,
+                summary.upstream or "-",
+                f"{summary.failures:,}",
+                summary.seconds,
+                extra={
+                    "gatewayerrors_code": summary.code,
+                    "gatewayerrors_status": summary.status,
+                    "gatewayerrors_upstream": summary.upstream,
+                    "gatewayerrors_summary_count": summary.failures,
+                    "gatewayerrors_summary_seconds": summary.seconds,
+                },
+            )
+        repeats = decision.repeats
+        if repeats:
+            message = (
+                "upstream failure after the response started (connection aborted; repeat %d "
+                "in %g s): %s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure (repeat %d in %g s): %s %s upstream=%s request_id=%s"
+            )
+            args: tuple[object, ...] = (repeats, storm.window)
+        else:
+            message = (
+                "upstream failure after the response started (connection aborted): "
+                "%s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure: %s %s upstream=%s request_id=%s"
+            )
+            args = ()
+        logger.log(
+            level,
+            message,
+            *args,
+            error.status,
+            code,
+            error.upstream or "-",
+            error.request_id or "-",
+            exc_info=exc if decision.traceback else None,
+            extra={
+                "gatewayerrors_code": code,
+                "gatewayerrors_status": error.status,
+                "gatewayerrors_upstream": error.upstream,
+                "gatewayerrors_request_id": error.request_id,
+                "gatewayerrors_response_started": response_started,
+                "gatewayerrors_repeats": repeats,
+            },
+        )
 
     def _guarded_log(
         self, response: ErrorResponse, exc: BaseException | None, response_started: bool
@@ -472,17 +620,37 @@ class Translator:
                 request_id or "-",
             )
 
+    def observe(
+        self, response: ErrorResponse, exc: BaseException | None, *, response_started: bool = False
+    ) -> None:
+        """Tell the ``integrations`` of a translated error. Never raises.
+
+        :meth:`report` does it; an adapter calls it itself where the moment matters, then
+        passes ``observed=True`` to :meth:`report`: ASGI instrumentations end their server span
+        with the last body message, so the ASGI adapter calls it between the response start
+        and the body.
+        """
+        for observe in self._observers:
+            try:
+                observe(response, exc, response_started)
+            except Exception:
+                self._log_failure(f"integration {observe!r} failed")
+
     def report(
         self,
         response: ErrorResponse,
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+        """Tell the integrations (unless ``observed``: see :meth:`observe`), log, then call a
+        synchronous ``on_error`` hook (async hooks need :meth:`areport`).
 
-        Never raises: a failing log or hook is logged (or dropped), not raised.
+        Never raises: a failing integration, log or hook is logged (or dropped), not raised.
         """
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
@@ -503,8 +671,12 @@ class Translator:
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
+        """Tell the integrations (unless ``observed``), log, then call ``on_error`` (sync or
+        async). A failing integration, log or hook is logged, not raised."""
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:

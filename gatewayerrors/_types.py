@@ -50,6 +50,12 @@ class RequestInfo(NamedTuple):
     raw_path: str | None = None
     """The path as the client sent it (percent-encoded, no query), when the server gives it
     (ASGI ``raw_path``, WSGI ``REQUEST_URI``): what makes ``instance`` exact."""
+    client: str | None = None
+    """The connection's peer address (ASGI ``scope["client"]``, WSGI ``REMOTE_ADDR``)."""
+    forwarded_for: str | None = None
+    """The ``X-Forwarded-For`` header, believed only from ``trusted_proxies``."""
+    bypass_token: str | None = None
+    """The ``X-Maintenance-Bypass`` header (checked against ``maintenance_bypass_token``)."""
 
 
 class ErrorResponse(NamedTuple):
@@ -72,8 +78,11 @@ class PageContext(TypedDict):
     """The HTTP status (502, 503, 504, ...)."""
     reason: str
     """Its reason phrase ("Bad Gateway")."""
+    heading: str
+    """The page's heading, words for a person ("Something went wrong on our side"); the
+    ``overrides`` ``heading``, else an overridden ``title``, else the built-in one."""
     title: str
-    """The code's short title (``overrides`` apply)."""
+    """The code's short title, for machines and operators (``overrides`` apply)."""
     detail: str
     """What happened, in one plain sentence (``overrides`` apply)."""
     hint: str

@@ -144,7 +144,9 @@ def base_url(upstreams: Any, log_stream: io.StringIO) -> Iterator[str]:
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
 
-    with serve_wsgi(GatewayErrorsWSGIMiddleware(app, service="shop"), threads=1) as url:
+    # Every failure formats its traceback (no log-storm folding): that is where hostile code runs.
+    middleware = GatewayErrorsWSGIMiddleware(app, service="shop", log_tracebacks="always")
+    with serve_wsgi(middleware, threads=1) as url:
         yield url
 
 

@@ -538,7 +538,7 @@ def test_maintenance_environment_variable(
 def test_report_logs_one_record_and_calls_the_hook(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[tuple[UpstreamFailure, BaseException | None]] = []
     translator = Translator(on_error=lambda error, exc: calls.append((error, exc)))
-    exc = ServiceUnavailable(code="circuit_open", upstream="payments")
+    exc = ServiceUnavailable(code="destination_unavailable", upstream="payments")
     response = translator.translate(exc, RequestInfo(request_id="abc"))
     assert response is not None
     with caplog.at_level(logging.ERROR, logger="gatewayerrors"):
@@ -548,11 +548,11 @@ def test_report_logs_one_record_and_calls_the_hook(caplog: pytest.LogCaptureFixt
     assert record.exc_info is not None
     assert record.exc_info[1] is exc
     extra: Any = record
-    assert extra.gatewayerrors_code == "circuit_open"
+    assert extra.gatewayerrors_code == "destination_unavailable"
     assert extra.gatewayerrors_status == 503
     assert extra.gatewayerrors_upstream == "payments"
     assert extra.gatewayerrors_request_id == "abc"
-    assert "circuit_open" in record.getMessage()
+    assert "destination_unavailable" in record.getMessage()
     assert calls == [(response.error, exc)]
 
 

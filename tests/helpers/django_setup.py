@@ -35,7 +35,12 @@ def configure_django() -> None:
             {
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "OPTIONS": {
-                    "loaders": [("django.template.loaders.locmem.Loader", {"502.html": PAGE})],
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"502.html": PAGE, "heading.html": "<h1>{{ heading }}</h1>"},
+                        )
+                    ],
                     "context_processors": ["django.template.context_processors.request"],
                 },
             }
