@@ -387,7 +387,7 @@ def test_hostile_text_is_escaped_in_html_xml_and_json(
     title: str, detail: str, hint: str, path: str, message: str
 ) -> None:
     # Overrides are configuration (title/hint): control characters there fail at startup
-    # (tests/test_control_characters.py); detail comes from the app's own GatewayError; path
+    # (tests/core/test_control_characters.py); detail comes from the app's own GatewayError; path
     # and exception text come from outside.
     title = re.sub("[\x00-\x1f\x7f-\x9f]", "", title) or "t"
     hint = re.sub("[\x00-\x1f\x7f-\x9f]", "", hint) or "h"

@@ -1,6 +1,6 @@
 """OpenTelemetry's Django instrumentor around the Django middleware, under waitress.
 
-Django is configured once per process (tests/test_django.py does it here), so each case runs a
+Django is configured once per process (tests/helpers/django_setup.py does it in the suite), so each case runs a
 fresh interpreter: the instrumentor edits ``settings.MIDDLEWARE`` and patches Django globally.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.server
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1] / "helpers"  # the shared modules the programs import
 
 PROGRAM = r"""
 import json, sys, time, types

@@ -20,7 +20,7 @@ from gatewayerrors import GatewayError, Settings, SettingsError
 from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 from gatewayerrors.core import Integration as PublicIntegration
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1] / "helpers"  # the shared modules the programs import
 
 
 def run(program: str, *args: str) -> Any:

@@ -28,7 +28,7 @@ from wsgi_servers import serve_wsgi
 from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
 from gatewayerrors._maintenance import MaintenanceSwitch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JSON = {"accept": "application/json"}
 
 

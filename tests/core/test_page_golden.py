@@ -1,12 +1,12 @@
 """The built-in page's bytes, pinned: every catalog code, method and optional part.
 
-``tests/golden/builtin_page.json`` holds one digest per code and method, over the pages for
+``tests/core/golden/builtin_page.json`` holds one digest per code and method, over the pages for
 every combination of Retry-After (none, 0, 300, 3600), the app's own text (an upstream name and
 a detail, or none), a request id (or none) and debug text (or none), all rendered through the
 real HTML renderer. A change to the page's markup therefore fails here until the golden file is
 regenerated on purpose:
 
-    python tests/test_page_golden.py --update
+    python tests/core/test_page_golden.py --update
 
 Inside ``<style>`` and the page's ``<script>``, whitespace that does not separate two words is
 ignored (the CSS and JS are served minified from readable files; what matters is their tokens).
@@ -97,7 +97,7 @@ def test_normalization_keeps_words_apart_and_drops_the_rest() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
-        raise SystemExit("usage: python tests/test_page_golden.py --update")
+        raise SystemExit("usage: python tests/core/test_page_golden.py --update")
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps(digests(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN}")

@@ -16,7 +16,7 @@ from gatewayerrors._redis_store import RedisStore
 from gatewayerrors._stores import FileStore
 from gatewayerrors._tools.maintenance import parse_duration
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
