@@ -1,7 +1,8 @@
 """OpenTelemetry's Django instrumentor around the Django middleware, under waitress.
 
-Django is configured once per process (tests/helpers/django_setup.py does it in the suite), so each case runs a
-fresh interpreter: the instrumentor edits ``settings.MIDDLEWARE`` and patches Django globally.
+Django is configured once per process (tests/helpers/django_setup.py does it in the suite), so
+each case runs a fresh interpreter: the instrumentor edits ``settings.MIDDLEWARE`` and patches
+Django globally.
 """
 
 from __future__ import annotations
