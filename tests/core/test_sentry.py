@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.server
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1] / "helpers"  # the shared modules the programs import
 
 COMMON = r"""
 import json, logging, sys, time
