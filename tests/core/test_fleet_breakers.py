@@ -69,13 +69,17 @@ def test_pybreaker_redis_storage_opens_the_circuit_on_every_replica(
 
 
 def purgatory_replica(redis_url: str, upstream: str) -> Any:
-    factory = purgatory.AsyncCircuitBreakerFactory(
-        default_threshold=1, default_ttl=RESET, uow=purgatory.AsyncRedisUnitOfWork(redis_url)
-    )
+    uow = purgatory.AsyncRedisUnitOfWork(redis_url)
+    factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=1, default_ttl=RESET, uow=uow)
     started = False
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         nonlocal started
+        if scope["path"] == "/close":  # the unit of work's client, closed in its own loop
+            await uow.contexts.redis.aclose()
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if not started:  # connects the unit of work in the server's own event loop
             await factory.initialize()
             started = True
@@ -106,6 +110,8 @@ def test_purgatory_redis_unit_of_work_opens_the_circuit_on_every_replica(
             store.close()
         later = client.get(server_b.url, headers=JSON)
         assert RESET - 22 <= int(later.headers["retry-after"]) <= RESET - 19
+        for server in (server_a, server_b):
+            assert client.get(server.url + "/close").status_code == 204
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # its never-awaited coroutines
