@@ -26,6 +26,7 @@ from typing import NamedTuple
 from werkzeug.http import parse_date
 
 from ._catalog import catalog
+from ._classify_databases import database_rules
 from ._error import Evidence
 
 __all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "register"]
@@ -383,6 +384,14 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         rules[(package, "ConnectError")] = f("connection_failed", CLIENT_GENERIC)
         rules[(package, "ReadError")] = f("connection_terminated", CLIENT_GENERIC)
         rules[(package, "WriteError")] = f("connection_terminated", CLIENT_GENERIC)
+    # -- databases and caches (their own module: _classify_databases) -------------------
+    rules.update(
+        database_rules(
+            precise=CLIENT_PRECISE,
+            generic=CLIENT_GENERIC,
+            os_error=_os_error,
+        )
+    )
     return rules
 
 
@@ -391,7 +400,8 @@ _BUILT_IN_RULES: Mapping[tuple[str, str], Rule] = _built_in_rules()
 
 # Where clients keep the exception they wrap: set on the instance (urllib3's MaxRetryError.reason,
 # urllib's URLError.reason) or exposed by the class (aiohttp's os_error, ExceptionGroup.exceptions).
-_LINK_ATTRIBUTES = ("reason", "os_error", "exceptions")
+# SQLAlchemy's DBAPIError keeps the driver's error in ``orig``.
+_LINK_ATTRIBUTES = ("reason", "os_error", "exceptions", "orig")
 
 
 class _TypeInfo(NamedTuple):
