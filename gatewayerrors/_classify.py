@@ -137,6 +137,14 @@ def _urllib3_response_error(exc: BaseException) -> Evidence:
     return evidence or Evidence("upstream_error", CLIENT_GENERIC)
 
 
+def _upstream_problem(exc: BaseException) -> Evidence | None:
+    # gatewayerrors.client.UpstreamProblem: a service answered an error (its Retry-After kept).
+    evidence = _from_status(getattr(exc, "status", None), None)
+    if evidence is None:
+        return None
+    return evidence._replace(retry_after=parse_retry_after(getattr(exc, "retry_after", None)))
+
+
 def _botocore_client_error(exc: BaseException) -> Evidence | None:
     # botocore.exceptions.ClientError: the upstream answered; its status is in the metadata.
     response = getattr(exc, "response", None)
@@ -282,6 +290,7 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
     f = _fixed
     rules: dict[tuple[str, str], Rule] = {
         ("gatewayerrors", "GatewayError"): _own,
+        ("gatewayerrors", "UpstreamProblem"): _upstream_problem,
         # -- stdlib --------------------------------------------------------------------
         ("builtins", "ConnectionRefusedError"): f("connection_refused", OS_PRECISE),
         ("builtins", "ConnectionResetError"): f("connection_terminated", OS_TRANSPORT),
