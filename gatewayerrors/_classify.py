@@ -26,6 +26,7 @@ from typing import NamedTuple
 from werkzeug.http import parse_date
 
 from ._catalog import catalog
+from ._chain import chain_of, received_chain
 from ._classify_databases import database_rules
 from ._error import Evidence
 
@@ -109,13 +110,34 @@ def _from_status(status: object, headers: object) -> Evidence | None:
     return None
 
 
+def _with_chain(evidence: Evidence | None, headers: object, body: object = None) -> Evidence | None:
+    # What the failed upstream said about its own failure (Proxy-Status, a problem's code).
+    if evidence is None:
+        return None
+    chain = received_chain(headers, body)
+    if not chain.members and chain.upstream_code is None:
+        return evidence
+    return evidence._replace(upstream_code=chain.upstream_code, chain=chain.members)
+
+
+def _read_body(response: object) -> object:
+    # The body only if already read: httpx and requests both keep it in ``_content`` (requests
+    # reads on ``.content``, which would be network I/O here for a streamed response).
+    try:
+        return getattr(response, "_content", None)
+    except Exception:
+        return None
+
+
 def _response_status(exc: BaseException) -> Evidence | None:
     # httpx.HTTPStatusError and requests.HTTPError keep the response in ``.response``.
     response = getattr(exc, "response", None)
     if response is None:
         return None
     status = getattr(response, "status_code", None)
-    return _from_status(status, getattr(response, "headers", None))
+    headers = getattr(response, "headers", None)
+    evidence = _from_status(status, headers)
+    return _with_chain(evidence, headers, _read_body(response)) if evidence else None
 
 
 def _aiohttp_status(exc: BaseException) -> Evidence | None:
@@ -123,7 +145,8 @@ def _aiohttp_status(exc: BaseException) -> Evidence | None:
     # from an ``aiohttp.http_exceptions`` error: that 400 is aiohttp's, not the upstream's.
     if type(exc.__cause__).__module__.startswith("aiohttp.http_exceptions"):
         return None
-    return _from_status(getattr(exc, "status", None), getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    return _with_chain(_from_status(getattr(exc, "status", None), headers), headers)
 
 
 _TOO_MANY_STATUS = re.compile(r"too many (\d{3}) error responses")
@@ -142,7 +165,17 @@ def _upstream_problem(exc: BaseException) -> Evidence | None:
     evidence = _from_status(getattr(exc, "status", None), None)
     if evidence is None:
         return None
-    return evidence._replace(retry_after=parse_retry_after(getattr(exc, "retry_after", None)))
+    entries = getattr(exc, "proxy_status", ())
+    chain = chain_of(
+        entries if isinstance(entries, tuple) else (),
+        getattr(exc, "code", None),
+        getattr(exc, "upstream_code", None),
+    )
+    return evidence._replace(
+        retry_after=parse_retry_after(getattr(exc, "retry_after", None)),
+        upstream_code=chain.upstream_code,
+        chain=chain.members,
+    )
 
 
 def _botocore_client_error(exc: BaseException) -> Evidence | None:
@@ -155,7 +188,8 @@ def _botocore_client_error(exc: BaseException) -> Evidence | None:
 
 
 def _urllib_status(exc: BaseException) -> Evidence | None:
-    return _from_status(getattr(exc, "code", None), getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    return _with_chain(_from_status(getattr(exc, "code", None), headers), headers)
 
 
 def _own(exc: BaseException) -> Evidence | None:

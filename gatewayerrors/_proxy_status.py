@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections import UserString
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from ._headers import sf_item, sf_string
-from ._optional import require
+from ._headers import SF_TOKEN, sf_item, sf_string
 
 __all__ = ["MAX_MEMBERS", "ProxyStatusEntry", "parse_proxy_status", "serialize_entries"]
 
@@ -45,10 +44,11 @@ class ProxyStatusEntry(NamedTuple):
     def serialize(self) -> str:
         """This member as a Structured Field, from the validated values only."""
         value = sf_item(self.proxy)
-        if self.error is not None:
+        if isinstance(self.error, str) and SF_TOKEN.fullmatch(self.error):
             value += f"; error={self.error}"
-        if self.received_status is not None:
-            value += f"; received-status={self.received_status}"
+        status = self.received_status
+        if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+            value += f"; received-status={status}"
         if self.next_hop is not None:
             value += f"; next-hop={sf_item(self.next_hop)}"
         if self.details is not None:
@@ -112,10 +112,13 @@ def parse_proxy_status(
         return ()  # a header of non-ASCII text cannot be a Structured Field
     if not raw.strip() or len(raw) > MAX_FIELD:
         return ()
-    http_sf: Any = require("http_sf", extra="client", needed_by="Reading Proxy-Status")
+    import http_sf  # a dependency; imported when a Proxy-Status is first received
+
     try:
-        members = http_sf.parse(raw, tltype="list")
+        members: object = http_sf.parse(raw, tltype="list")
     except Exception:  # StructuredFieldError, or anything a hostile value provokes
+        return ()
+    if not isinstance(members, list):
         return ()
     entries = [entry for entry in map(_entry, members) if entry is not None]
     return tuple(entries[:MAX_MEMBERS])

@@ -18,9 +18,11 @@ Turn an error response from httpx, requests, aiohttp or urllib3 into one typed e
     wait_retry_after(...)          a tenacity ``wait=`` honouring Retry-After (capped, jittered)
     stamina_hook(...)              a stamina ``on=`` backoff hook doing the same
     urllib3_retry(...)             a urllib3 ``Retry`` retrying 502/503/504 honouring it
+    httpx_request_hook / httpx_async_request_hook / requests_forwarding_auth / forwarded_headers
+                                   send the current request's id on (``forward_request_id``)
 
-Nothing here imports an HTTP client: responses are read by duck typing. Reading
-``Proxy-Status`` needs the ``client`` extra (``http-sf``, a Structured Fields parser).
+Nothing here imports an HTTP client: responses are read by duck typing. ``Proxy-Status`` is
+parsed with ``http-sf`` (a dependency), a real Structured Fields parser.
 """
 
 from __future__ import annotations
@@ -33,24 +35,28 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any
 
-import orjson
-
 from ._catalog import catalog
 from ._classify import parse_retry_after
 from ._headers import valid_request_id
+from ._problem_body import MAX_BODY, parse_body
 from ._proxy_status import ProxyStatusEntry, parse_proxy_status
+from ._request_context import forwarded_request_id
 
 __all__ = [
     "ProxyStatusEntry",
     "UpstreamProblem",
     "aiohttp_raise",
     "aproblem_from_response",
+    "forwarded_headers",
     "httpx_async_hook",
+    "httpx_async_request_hook",
     "httpx_hook",
+    "httpx_request_hook",
     "is_retryable",
     "parse_proxy_status",
     "problem_from_response",
     "raise_for_problem",
+    "requests_forwarding_auth",
     "requests_hook",
     "retry_after_of",
     "stamina_hook",
@@ -58,10 +64,8 @@ __all__ = [
     "wait_retry_after",
 ]
 
-MAX_BODY = 64 * 1024  # an error body larger than this is not read as a problem
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_TEXT = 1000
-_PROBLEM_XML = "{urn:ietf:rfc:7807}"
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 
 
@@ -204,57 +208,6 @@ def _catalog_code(value: object) -> str | None:
     return value if isinstance(value, str) and value in catalog else None
 
 
-def _json_members(body: bytes) -> dict[str, Any] | None:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return document if isinstance(document, dict) else None
-
-
-def _xml_members(body: bytes) -> dict[str, Any] | None:
-    """Members of an RFC 9457 Appendix B document, or of a Twitter ``<errors>`` envelope.
-
-    The standard library's expat (2.4.1 and later, bundled with every supported Python) refuses
-    entity-expansion bombs, and ElementTree never fetches external entities.
-    """
-    from xml.etree import ElementTree
-
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        return None  # neither format has a DTD; refuse before parsing
-    try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        return None
-    if root.tag == _PROBLEM_XML + "problem":
-        members: dict[str, Any] = {}
-        for child in root:
-            if child.tag.startswith(_PROBLEM_XML):
-                items = [item.text or "" for item in child if item.tag == _PROBLEM_XML + "i"]
-                name = child.tag[len(_PROBLEM_XML) :]
-                members[name] = items if items else (child.text or "")
-        return members
-    if root.tag == "errors":
-        errors = [
-            {"message": error.text or "", "code": _int(error.get("code"))}
-            for error in root
-            if error.tag == "error"
-        ]
-        return {"errors": errors}
-    return None
-
-
-def _parse_body(content_type: str | None, body: bytes | None) -> dict[str, Any] | None:
-    if not body or len(body) > MAX_BODY or content_type is None:
-        return None
-    media = content_type.partition(";")[0].strip().lower()
-    if media.endswith(("/json", "+json")):
-        return _json_members(body)
-    if media.endswith(("/xml", "+xml")):
-        return _xml_members(body)
-    return None
-
-
 def problem_from_response(
     response: object,
     *,
@@ -274,7 +227,7 @@ def problem_from_response(
     headers = getattr(response, "headers", None)
     if body is None:
         body = _body_of(response)
-    members = _parse_body(_header(headers, "content-type"), body) or {}
+    members = parse_body(_header(headers, "content-type"), body) or {}
     code = _catalog_code(members.get("code"))
     number = None
     title = _text(members.get("title"))
@@ -380,6 +333,42 @@ async def aiohttp_raise(response: Any) -> None:
     problem = await aproblem_from_response(response)
     if problem is not None:
         raise problem
+
+
+# -- one request id across services -------------------------------------------------------------
+
+
+def forwarded_headers() -> dict[str, str]:
+    """``{request-id header: id}`` for an outgoing call made while handling a request (with
+    ``forward_request_id=True``), else ``{}``: ``client.get(url, headers=forwarded_headers())``."""
+    found = forwarded_request_id()
+    return {} if found is None else {found[0]: found[1]}
+
+
+def httpx_request_hook(request: Any) -> None:
+    """An httpx ``event_hooks={"request": [httpx_request_hook]}`` hook sending the current
+    request's id on (unless the call sets one itself)."""
+    found = forwarded_request_id()
+    if found is not None and found[0] not in request.headers:
+        request.headers[found[0]] = found[1]
+
+
+async def httpx_async_request_hook(request: Any) -> None:
+    """The same hook for ``httpx.AsyncClient``."""
+    httpx_request_hook(request)
+
+
+def requests_forwarding_auth(inner: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """A requests ``auth=`` callable sending the current request's id on, then applying
+    ``inner`` (your own auth, if any): ``session.auth = requests_forwarding_auth()``."""
+
+    def auth(request: Any) -> Any:
+        found = forwarded_request_id()
+        if found is not None and found[0] not in request.headers:
+            request.headers[found[0]] = found[1]
+        return inner(request) if inner is not None else request
+
+    return auth
 
 
 # -- waiting as Retry-After says ----------------------------------------------------------------

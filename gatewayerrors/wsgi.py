@@ -25,6 +25,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ._render import reason_phrase
+from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator
 
@@ -110,6 +111,7 @@ class GatewayErrorsWSGIMiddleware:
         self.translator = translator
         self._maintenance_check = translator.maintenance_check
         self._request_id_key = request_id_key(translator.settings.request_id_header)
+        self._forward_request_id = translator.settings.forward_request_id
         self.failures_after_start = 0
         self._count_lock = threading.Lock()
 
@@ -118,6 +120,14 @@ class GatewayErrorsWSGIMiddleware:
             early = self._maintenance(environ, start_response)
             if early is not None:
                 return early
+        # forward_request_id: the id outgoing calls send on, while the app runs (a streamed
+        # body iterated later by the server is not covered). Off by default: costs nothing.
+        bound = None
+        if self._forward_request_id:
+            incoming = environ.get(self._request_id_key)
+            bound = self.translator_for(environ).bind_request_id(
+                incoming if isinstance(incoming, str) else None
+            )
         try:
             body = self.app(environ, start_response)
         except Exception as exc:
@@ -125,6 +135,9 @@ class GatewayErrorsWSGIMiddleware:
             if answer is None:
                 raise  # not an upstream failure: not ours
             return answer
+        finally:
+            if bound is not None:
+                reset_request_id(bound)
         body_type = type(body)
         if body_type is list or body_type is tuple:
             return body  # cannot fail while iterated: the common case costs nothing
