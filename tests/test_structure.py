@@ -176,6 +176,13 @@ PUBLIC = {
         "Send",
     },
     "gatewayerrors.wsgi": {"GatewayErrorsWSGIMiddleware"},
+    "gatewayerrors.openapi": {
+        "GATEWAY_STATUSES",
+        "add_gateway_errors",
+        "document_gateway_errors",
+        "gateway_responses",
+        "problem_schema",
+    },
     "gatewayerrors.client": {
         "ProxyStatusEntry",
         "UpstreamProblem",
