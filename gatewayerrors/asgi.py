@@ -143,11 +143,14 @@ class GatewayErrorsMiddleware:
 
     def _bind_request_id(self, scope: Scope) -> Token[list[str | None] | None] | None:
         request_id = None
-        with contextlib.suppress(Exception):
+        wanted = self._request_id_header
+        try:
             for name, value in scope.get("headers") or ():
-                if name == self._request_id_header:
+                if name == wanted:
                     request_id = value.decode("latin-1")
                     break
+        except Exception:  # headers that break the ASGI spec: no incoming id
+            request_id = None
         return self.translator.bind_request_id(request_id)
 
     # -- the error path: everything below runs only when something failed ----------------

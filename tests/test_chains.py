@@ -36,7 +36,7 @@ from gatewayerrors.client import (
 SEEN: dict[str, list[str | None]] = {"edge-api": [], "orders-api": [], "inventory-api": []}
 
 
-def calling_service(name: str, next_url: str) -> Any:
+def calling_service(name: str, next_url: str, **options: Any) -> Any:
     """A Starlette service whose endpoint calls ``next_url`` with httpx and the hooks."""
 
     async def endpoint(request: Request) -> Response:
@@ -47,7 +47,8 @@ def calling_service(name: str, next_url: str) -> Any:
         return PlainTextResponse("ok")
 
     routes = [Route("/{path:path}", endpoint)]
-    return GatewayErrorsMiddleware(Starlette(routes=routes), service=name, forward_request_id=True)
+    options.setdefault("forward_request_id", True)
+    return GatewayErrorsMiddleware(Starlette(routes=routes), service=name, **options)
 
 
 def orders_wsgi(next_url: str) -> Any:
@@ -63,6 +64,19 @@ def orders_wsgi(next_url: str) -> Any:
         return [b"ok"]
 
     return GatewayErrorsWSGIMiddleware(app, service="orders-api", forward_request_id=True)
+
+
+def raising_service(name: str, next_url: str) -> Any:
+    """A service that calls with plain httpx and ``raise_for_status()``: no client hooks."""
+
+    async def endpoint(request: Request) -> Response:
+        async with httpx.AsyncClient(timeout=5) as client:
+            (await client.get(next_url + request.url.path)).raise_for_status()
+        return PlainTextResponse("ok")
+
+    return GatewayErrorsMiddleware(
+        Starlette(routes=[Route("/{path:path}", endpoint)]), service=name
+    )
 
 
 def envoy_app(proxy_status: str) -> Any:
@@ -190,3 +204,30 @@ def test_a_long_chain_is_bounded() -> None:
     assert [e.proxy for e in chain[:2]] == ["hop-0", "hop-1"]  # nearest the origin kept
     assert len(chain) == 16  # the 15 nearest the origin, then ours: what a reader keeps
     assert chain[-1].proxy == "edge-api"
+
+
+def test_raise_for_status_keeps_the_chain_too(upstreams: Upstreams) -> None:
+    """httpx's HTTPStatusError keeps the read response: its Proxy-Status and body are used."""
+    with (
+        serve(calling_service("inventory-api", upstreams.refused_url.rstrip("/"))) as inventory,
+        serve(raising_service("edge-api", inventory.url)) as edge_server,
+    ):
+        response = httpx.get(edge_server.url + "/stock", timeout=10)
+    assert response.status_code == 502
+    assert response.headers["proxy-status"] == (
+        "inventory-api; error=connection_refused, edge-api; received-status=502"
+    )
+    assert response.json()["upstream_code"] == "connection_refused"
+
+
+def test_an_untrusted_incoming_id_is_not_forwarded(upstreams: Upstreams) -> None:
+    inner = calling_service("inventory-api", upstreams.refused_url.rstrip("/"))
+    with serve(inner) as inventory:
+        untrusting = calling_service("edge-api", inventory.url, trust_request_id=False)
+        with serve(untrusting) as edge_server:
+            response = httpx.get(
+                edge_server.url + "/stock", headers={"x-request-id": "spoofed"}, timeout=10
+            )
+    request_id = response.headers["x-request-id"]
+    assert request_id != "spoofed"
+    assert SEEN["inventory-api"] == [request_id]  # the edge's own id went on, and came back
