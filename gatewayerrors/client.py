@@ -27,6 +27,7 @@ parsed with ``http-sf`` (a dependency), a real Structured Fields parser.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import random
@@ -289,18 +290,24 @@ async def aproblem_from_response(
 def raise_for_problem(response: object) -> None:
     """Raise :class:`UpstreamProblem` for an httpx, requests or urllib3 response of 400 or more.
 
-    An httpx response that was not read yet (event hooks run before the body is read) is read
-    first, unless its ``Content-Length`` is over the limit.
+    The body is read when the response has not read it yet (httpx's event hooks and requests'
+    response hooks run before it is), unless its ``Content-Length`` is over the 64 KiB limit:
+    then the problem has the status and headers only.
     """
     status = _status_of(response)
     if status is None or status < 400:
         return
-    read = getattr(response, "read", None)
-    if _body_of(response) is None and callable(read) and hasattr(response, "is_stream_consumed"):
-        length = _int(_header(getattr(response, "headers", None), "content-length"))
-        if length is None or length <= MAX_BODY:
-            read()
-    problem = problem_from_response(response)
+    length = _int(_header(getattr(response, "headers", None), "content-length"))
+    if length is not None and length > MAX_BODY:
+        body: bytes | None = b""  # not read: too large to be a problem worth parsing
+    else:
+        read = getattr(response, "read", None)
+        if hasattr(response, "is_stream_consumed") and callable(read):  # httpx, not read yet
+            with contextlib.suppress(Exception):
+                if _body_of(response) is None:
+                    read()
+        body = None  # problem_from_response reads what the response now holds
+    problem = problem_from_response(response, body=body)
     if problem is not None:
         raise problem
 

@@ -73,7 +73,21 @@ def orders_app(upstreams: Upstreams, style: str) -> Any:
             headers={"proxy-status": ENVOY_PROXY_STATUS, "x-request-id": "envoy-id-1"},
         )
 
+    async def foreign(request: Request) -> Response:
+        # Another API's answers: a problem with its own code, a Twitter error of its own.
+        if request.query_params.get("kind") == "twitter":
+            body = b'{"errors": [{"code": 32, "message": "Could not authenticate you."}]}'
+            return Response(body, 401, media_type="application/json")
+        body = b'{"title": "Out of stock", "status": 503, "code": "OUT_OF_STOCK", "sku": "x1"}'
+        return Response(body, 503, media_type="application/problem+json")
+
+    async def huge(request: Request) -> Response:
+        body = b'{"title": "' + b"x" * 200_000 + b'"}'
+        return Response(body, 502, media_type="application/problem+json")
+
     routes = [
+        Route("/huge", huge),
+        Route("/foreign", foreign),
         Route("/refused", refused),
         Route("/paused", paused),
         Route("/flaky", flaky),
@@ -407,3 +421,54 @@ def test_wait_options_are_checked() -> None:
         wait_retry_after(cap=float("inf"))
     with pytest.raises(ValueError, match="jitter"):
         stamina_hook(jitter=-1)
+
+
+def test_a_foreign_problem_keeps_its_members_but_not_its_code(
+    services: dict[str, RunningServer],
+) -> None:
+    problem = problem_from_response(httpx.get(services["problem"].url + "/foreign"))
+    assert problem is not None
+    assert (problem.status, problem.title, problem.code) == (503, "Out of stock", None)
+    assert problem.members["code"] == "OUT_OF_STOCK"
+    assert problem.members["sku"] == "x1"
+
+
+def test_a_foreign_twitter_number_is_not_read_as_ours(services: dict[str, RunningServer]) -> None:
+    """Twitter's 32 is "could not authenticate"; ours is tls_alert_received (502)."""
+    response = requests.get(services["problem"].url + "/foreign?kind=twitter", timeout=5)
+    problem = problem_from_response(response)
+    assert problem is not None
+    assert (problem.status, problem.number, problem.code) == (401, 32, None)
+    assert problem.detail == "Could not authenticate you."
+    assert not problem.retryable
+
+
+def test_retry_after_of_aiohttp_and_requests_errors(services: dict[str, RunningServer]) -> None:
+    url = services["problem"].url + "/paused"
+
+    async def call() -> None:
+        async with (
+            aiohttp.ClientSession(raise_for_status=True) as session,
+            session.get(url),
+        ):
+            pass
+
+    with pytest.raises(aiohttp.ClientResponseError) as aiohttp_error:
+        asyncio.run(call())
+    assert retry_after_of(aiohttp_error.value) == 30
+    with pytest.raises(requests.HTTPError) as requests_error:
+        requests.get(url, timeout=5).raise_for_status()
+    assert retry_after_of(requests_error.value) == 30
+    assert retry_after_of(ValueError("no response")) is None
+
+
+@pytest.mark.parametrize("client", ["httpx", "requests"])
+def test_a_body_over_the_limit_is_not_read(services: dict[str, RunningServer], client: str) -> None:
+    url = services["problem"].url + "/huge"
+    with pytest.raises(UpstreamProblem) as caught:
+        if client == "httpx":
+            with httpx.Client(event_hooks={"response": [httpx_hook]}) as http:
+                http.get(url)
+        else:
+            requests.get(url, hooks={"response": requests_hook}, timeout=5)
+    assert (caught.value.status, caught.value.title) == (502, None)
