@@ -240,7 +240,11 @@ def add_gateway_errors(
             if include is not None and not include(path, method, operation):
                 continue
             documented = operation.setdefault("responses", {})
+            # Starlette's SchemaGenerator keys statuses by int (its YAML); JSON makes them text.
+            present = {str(key) for key in documented}
             for status in wanted:
+                if str(status) in present:
+                    continue
                 documented.setdefault(
                     str(status), {"$ref": f"#/components/responses/{_COMPONENT_RESPONSES[status]}"}
                 )

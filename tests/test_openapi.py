@@ -175,3 +175,28 @@ def test_bad_options_fail_at_startup() -> None:
 
 def test_the_schema_is_a_valid_json_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(problem_schema())
+
+
+def test_starlette_schema_generator_output() -> None:
+    """Starlette's own SchemaGenerator (docstring YAML): its document gains the responses."""
+    import json
+
+    from starlette.routing import Route
+    from starlette.schemas import SchemaGenerator
+
+    async def orders(request: Any) -> Any:
+        """
+        responses:
+          200:
+            description: The orders.
+          503:
+            description: Our own words for a 503.
+        """
+
+    generator = SchemaGenerator({"openapi": "3.1.0", "info": {"title": "shop", "version": "1"}})
+    document = add_gateway_errors(generator.get_schema([Route("/orders", orders)]))
+    document = json.loads(json.dumps(document))  # as served: status keys become text
+    validate(document)
+    responses = document["paths"]["/orders"]["get"]["responses"]
+    assert responses["503"] == {"description": "Our own words for a 503."}
+    assert set(responses) == {"200", "502", "503", "504"}
