@@ -231,3 +231,28 @@ def test_an_untrusted_incoming_id_is_not_forwarded(upstreams: Upstreams) -> None
     request_id = response.headers["x-request-id"]
     assert request_id != "spoofed"
     assert SEEN["inventory-api"] == [request_id]  # the edge's own id went on, and came back
+
+
+def test_flask_forwards_the_request_id_and_keeps_the_chain(upstreams: Upstreams) -> None:
+    flask = pytest.importorskip("flask")
+    from gatewayerrors.flask import GatewayErrors
+
+    app = flask.Flask("orders")
+    session = requests.Session()
+    session.hooks["response"].append(requests_hook)
+    session.auth = requests_forwarding_auth()
+    GatewayErrors(app, service="orders-api", forward_request_id=True)
+    with serve(calling_service("inventory-api", upstreams.refused_url.rstrip("/"))) as inventory:
+
+        @app.get("/stock")
+        def stock() -> str:
+            session.get(inventory.url + "/stock", timeout=5)
+            return "ok"
+
+        with serve_wsgi(app) as orders:
+            response = httpx.get(orders + "/stock", timeout=10)
+    assert response.status_code == 502
+    assert SEEN["inventory-api"] == [response.headers["x-request-id"]]
+    assert response.headers["proxy-status"] == (
+        "inventory-api; error=connection_refused, orders-api; received-status=502"
+    )
