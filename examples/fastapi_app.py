@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from gatewayerrors import GatewayErrorsMiddleware, ServiceUnavailable, UpstreamFailure
 
 ORDERS_URL = os.environ.get("ORDERS_URL", "http://127.0.0.1:9/orders/{order_id}")
+ORDERS_TIMEOUT = httpx.Timeout(5.0, read=2.0)
 
 
 class SearchBackendDown(ServiceUnavailable):
@@ -41,7 +42,7 @@ app.add_middleware(GatewayErrorsMiddleware, service="orders-api", on_error=count
 
 @app.get("/orders/{order_id}")
 async def get_order(order_id: int) -> Any:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=2.0)) as client:
+    async with httpx.AsyncClient(timeout=ORDERS_TIMEOUT) as client:
         response = await client.get(ORDERS_URL.format(order_id=order_id))
         response.raise_for_status()
         return response.json()

@@ -19,7 +19,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -29,11 +29,10 @@ from ._catalog import catalog
 from ._chain import chain_of, received_chain
 from ._classify_databases import database_rules
 from ._error import Evidence
+from ._types import Predicate, Rule
 
 __all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "register"]
 
-Rule = Callable[[BaseException], "Evidence | None"]
-"""A classification rule: evidence for an exception, or None when it does not apply."""
 
 # Specificity ranks. Precise low-level facts (the OS said "refused") beat a client's generic
 # wrapper ("could not connect"), which beats a bare timeout.
@@ -477,12 +476,12 @@ class Classifier:
     def __init__(self, *, built_ins: bool = True) -> None:
         self._rules: dict[tuple[str, str], Rule] = dict(_BUILT_IN_RULES) if built_ins else {}
         self._user_types: list[tuple[type[BaseException], Rule]] = []
-        self._predicates: list[tuple[Callable[[BaseException], bool], Rule]] = []
+        self._predicates: list[tuple[Predicate, Rule]] = []
         self._cache: dict[type[BaseException], _TypeInfo] = {}
 
     def register(
         self,
-        match: type[BaseException] | Callable[[BaseException], bool],
+        match: type[BaseException] | Predicate,
         code: str,
         *,
         retry_after: float | datetime | None = None,

@@ -1,4 +1,5 @@
-"""Shared fixtures: the loopback fault servers of :mod:`tests.upstreams`."""
+"""Shared fixtures: the fault servers of :mod:`gatewayerrors.testing` (``upstreams``,
+``faulty_upstreams``, ``tls_ca``) and an httpx client."""
 
 from __future__ import annotations
 
@@ -6,25 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import trustme
-from upstreams import Upstreams, start_upstreams
 
-
-@pytest.fixture(scope="session")
-def upstreams() -> Iterator[Upstreams]:
-    """Loopback upstreams that fail for real (refused, hang, reset, close, garbage, TLS, DNS,
-    any HTTP status)."""
-    servers = start_upstreams()
-    try:
-        yield servers
-    finally:
-        servers.close()
-
-
-@pytest.fixture(scope="session")
-def tls_ca(upstreams: Upstreams) -> trustme.CA:
-    """The CA that signed ``upstreams.tls_url``'s certificate (clients do not trust it)."""
-    return upstreams.tls_ca
+pytest_plugins = ["gatewayerrors.testing"]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Loopback fakes for database and cache faults that need a server to speak first or to answer.
 
-The fault servers of :mod:`upstreams` wait for an HTTP request (a blank line) before acting;
+The fault servers of :mod:`gatewayerrors.testing` wait for an HTTP request (a blank line) before acting;
 database and cache clients speak their own protocols, so these act on the first bytes received
 (or on accept, as a real Redis does when it refuses a client):
 
@@ -34,7 +34,7 @@ import struct
 import threading
 from collections.abc import Callable
 
-from upstreams import GARBAGE
+from gatewayerrors.testing import GARBAGE
 
 __all__ = [
     "FakeServer",

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from gatewayerrors import catalog
-from gatewayerrors._catalog_docs import render_markdown
+from gatewayerrors._tools.catalog_docs import render_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"
 

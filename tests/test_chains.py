@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from upstreams import Upstreams
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
@@ -32,6 +31,7 @@ from gatewayerrors.client import (
     requests_forwarding_auth,
     requests_hook,
 )
+from gatewayerrors.testing import FaultyUpstreams
 
 SEEN: dict[str, list[str | None]] = {"edge-api": [], "orders-api": [], "inventory-api": []}
 
@@ -87,7 +87,7 @@ def envoy_app(proxy_status: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def edge(upstreams: Upstreams) -> Iterator[str]:
+def edge(upstreams: FaultyUpstreams) -> Iterator[str]:
     with (
         serve(
             calling_service("inventory-api", upstreams.refused_url.rstrip("/")), "hypercorn"
@@ -167,7 +167,7 @@ def _edge_over(proxy_status: str) -> httpx.Response:
         return httpx.get(edge_server.url + "/x", timeout=10)
 
 
-def test_envoy_style_upstream(upstreams: Upstreams) -> None:
+def test_envoy_style_upstream(upstreams: FaultyUpstreams) -> None:
     response = _edge_over(
         'envoy; error=destination_unavailable; details="no healthy upstream 10.0.0.7:8080"; '
         "next-hop=backend-7"
@@ -206,7 +206,7 @@ def test_a_long_chain_is_bounded() -> None:
     assert chain[-1].proxy == "edge-api"
 
 
-def test_raise_for_status_keeps_the_chain_too(upstreams: Upstreams) -> None:
+def test_raise_for_status_keeps_the_chain_too(upstreams: FaultyUpstreams) -> None:
     """httpx's HTTPStatusError keeps the read response: its Proxy-Status and body are used."""
     with (
         serve(calling_service("inventory-api", upstreams.refused_url.rstrip("/"))) as inventory,
@@ -220,7 +220,7 @@ def test_raise_for_status_keeps_the_chain_too(upstreams: Upstreams) -> None:
     assert response.json()["upstream_code"] == "connection_refused"
 
 
-def test_an_untrusted_incoming_id_is_not_forwarded(upstreams: Upstreams) -> None:
+def test_an_untrusted_incoming_id_is_not_forwarded(upstreams: FaultyUpstreams) -> None:
     inner = calling_service("inventory-api", upstreams.refused_url.rstrip("/"))
     with serve(inner) as inventory:
         untrusting = calling_service("edge-api", inventory.url, trust_request_id=False)
@@ -233,7 +233,7 @@ def test_an_untrusted_incoming_id_is_not_forwarded(upstreams: Upstreams) -> None
     assert SEEN["inventory-api"] == [request_id]  # the edge's own id went on, and came back
 
 
-def test_flask_forwards_the_request_id_and_keeps_the_chain(upstreams: Upstreams) -> None:
+def test_flask_forwards_the_request_id_and_keeps_the_chain(upstreams: FaultyUpstreams) -> None:
     flask = pytest.importorskip("flask")
     from gatewayerrors.flask import GatewayErrors
 

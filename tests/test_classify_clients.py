@@ -1,7 +1,7 @@
 """The classifier's spec, client by client: real exceptions from real HTTP clients.
 
 Every exception here is raised by the client library itself, talking to the loopback fault
-servers of ``tests/upstreams.py``; nothing is built by hand. Each table row reads "this client,
+servers of ``gatewayerrors.testing``; nothing is built by hand. Each table row reads "this client,
 meeting this failure, is translated to this code".
 """
 
@@ -25,10 +25,10 @@ import pytest
 import requests
 import requests.adapters
 import urllib3
-from upstreams import Upstreams
 
 from gatewayerrors import Classifier, catalog
 from gatewayerrors.core import Evidence
+from gatewayerrors.testing import FaultyUpstreams
 
 # A call that must fail fast (refused, reset, a status) gets a generous timeout so a busy machine
 # cannot turn it into a timeout; a call that must time out gets a short one.
@@ -142,7 +142,7 @@ def classified(exc: BaseException) -> Evidence:
 
 # -- transport failures -------------------------------------------------------------------------
 
-# fault (an Upstreams URL attribute), code for every client, timeout, codes that differ by client
+# fault (a FaultyUpstreams URL), code for every client, timeout, codes that differ by client
 TRANSPORT: list[tuple[str, str, float, dict[str, str]]] = [
     ("refused_url", "connection_refused", FAST, {}),
     (
@@ -177,7 +177,7 @@ TRANSPORT_CASES = [
 
 @pytest.mark.parametrize(("call", "fault", "timeout", "code"), TRANSPORT_CASES)
 def test_transport_failure(
-    upstreams: Upstreams, call: Call, fault: str, timeout: float, code: str
+    upstreams: FaultyUpstreams, call: Call, fault: str, timeout: float, code: str
 ) -> None:
     evidence = classified(failure(call, getattr(upstreams, fault), timeout))
     assert evidence.code == code
@@ -187,7 +187,7 @@ def test_transport_failure(
 
 
 @pytest.mark.parametrize("fault", ["connect_timeout_url", "hang_url"])
-def test_aiohttp_total_timeout_has_no_phase(upstreams: Upstreams, fault: str) -> None:
+def test_aiohttp_total_timeout_has_no_phase(upstreams: FaultyUpstreams, fault: str) -> None:
     """ClientTimeout(total=...) raises a bare asyncio/builtin TimeoutError: phase unknown."""
     url = getattr(upstreams, fault)
     exc = failure(lambda url, timeout: aiohttp_get(url, timeout, total=True), url, SLOW)
@@ -230,7 +230,7 @@ def _retry_after_header(value: str | None) -> str | None:
 @pytest.mark.parametrize("client", STATUS_CLIENTS)
 @pytest.mark.parametrize(("status", "retry_after", "code", "answered", "seconds"), STATUSES)
 def test_upstream_error_status(
-    upstreams: Upstreams,
+    upstreams: FaultyUpstreams,
     client: str,
     status: int,
     retry_after: str | None,
@@ -260,7 +260,7 @@ def test_upstream_error_status(
     ],
 )
 def test_urllib3_gives_up_on_status(
-    upstreams: Upstreams, status: int, code: str, answered: int
+    upstreams: FaultyUpstreams, status: int, code: str, answered: int
 ) -> None:
     """MaxRetryError(ResponseError("too many 503 error responses")): the status is only in the
     message, and the Retry-After header is lost."""
@@ -271,7 +271,7 @@ def test_urllib3_gives_up_on_status(
     assert catalog[evidence.code].status == answered
 
 
-def test_requests_retry_error_keeps_the_status(upstreams: Upstreams) -> None:
+def test_requests_retry_error_keeps_the_status(upstreams: FaultyUpstreams) -> None:
     retries = urllib3.Retry(total=0, status_forcelist=[503])
     with requests.Session() as session:
         session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retries))
@@ -288,7 +288,7 @@ def test_requests_retry_error_keeps_the_status(upstreams: Upstreams) -> None:
 @pytest.mark.parametrize("client", STATUS_CLIENTS)
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 451])
 def test_client_error_status_is_not_a_gateway_error(
-    upstreams: Upstreams, client: str, status: int
+    upstreams: FaultyUpstreams, client: str, status: int
 ) -> None:
     """A 4xx from the upstream is the application's business (often a bug), not a 502."""
     exc = failure(CLIENTS[client], upstreams.status_url(status, "10"), FAST)
@@ -296,7 +296,7 @@ def test_client_error_status_is_not_a_gateway_error(
 
 
 @pytest.mark.parametrize("client", [*STATUS_CLIENTS, "urllib3", "http.client"])
-def test_success_needs_no_translation(upstreams: Upstreams, client: str) -> None:
+def test_success_needs_no_translation(upstreams: FaultyUpstreams, client: str) -> None:
     CLIENTS[client](upstreams.status_url(200, None, b"fine"), FAST)  # does not raise
 
 
@@ -315,7 +315,7 @@ async def _gather_with_anyio(*urls: str) -> None:
                 group.start_soon(get, url)
 
 
-def test_anyio_task_group(upstreams: Upstreams) -> None:
+def test_anyio_task_group(upstreams: FaultyUpstreams) -> None:
     """anyio raises an ExceptionGroup (the ``exceptiongroup`` backport on 3.10): the most
     specific member wins (the OS said "refused"; a reset is a generic transport error)."""
     exc = failure(
@@ -328,7 +328,7 @@ def test_anyio_task_group(upstreams: Upstreams) -> None:
     assert classified(exc).code == "connection_refused"
 
 
-def test_anyio_nested_task_groups(upstreams: Upstreams) -> None:
+def test_anyio_nested_task_groups(upstreams: FaultyUpstreams) -> None:
     async def outer() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(_gather_with_anyio, upstreams.status_url(503, "9"))
@@ -346,7 +346,7 @@ def test_anyio_nested_task_groups(upstreams: Upstreams) -> None:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in 3.11")
-def test_asyncio_task_group(upstreams: Upstreams) -> None:
+def test_asyncio_task_group(upstreams: FaultyUpstreams) -> None:
     async def gather() -> None:
         async with (
             httpx.AsyncClient(timeout=FAST, verify=HTTPX_TLS) as client,
@@ -361,7 +361,7 @@ def test_asyncio_task_group(upstreams: Upstreams) -> None:
     assert classified(exc).code == "dns_error"
 
 
-def test_task_group_of_unrelated_errors_is_not_mine(upstreams: Upstreams) -> None:
+def test_task_group_of_unrelated_errors_is_not_mine(upstreams: FaultyUpstreams) -> None:
     async def broken() -> None:
         raise KeyError("bug")
 
@@ -381,7 +381,7 @@ class PaymentError(Exception):
     """An application's own wrapper, as apps write them."""
 
 
-def test_evidence_deep_in_an_application_chain(upstreams: Upstreams) -> None:
+def test_evidence_deep_in_an_application_chain(upstreams: FaultyUpstreams) -> None:
     """Explicit causes are followed however deep the application wraps the client's error."""
 
     def charge() -> None:
@@ -408,7 +408,7 @@ def test_evidence_deep_in_an_application_chain(upstreams: Upstreams) -> None:
     assert classified(exc).code == "connection_refused"
 
 
-def test_from_none_cuts_the_chain(upstreams: Upstreams) -> None:
+def test_from_none_cuts_the_chain(upstreams: FaultyUpstreams) -> None:
     """``raise ... from None`` says the earlier failure is not the cause: not ours."""
 
     def handler() -> None:
@@ -423,7 +423,7 @@ def test_from_none_cuts_the_chain(upstreams: Upstreams) -> None:
 
 
 def test_app_bug_raised_while_handling_an_upstream_error_is_not_mine(
-    upstreams: Upstreams,
+    upstreams: FaultyUpstreams,
 ) -> None:
     """An application's own error in an ``except`` block stays the application's.
 
@@ -443,7 +443,9 @@ def test_app_bug_raised_while_handling_an_upstream_error_is_not_mine(
     assert classifier.classify(exc) is None
 
 
-def test_a_client_error_raised_while_handling_another_keeps_both(upstreams: Upstreams) -> None:
+def test_a_client_error_raised_while_handling_another_keeps_both(
+    upstreams: FaultyUpstreams,
+) -> None:
     """A recognised failure raised while handling another: the more specific evidence wins."""
 
     def handler() -> None:
@@ -478,7 +480,7 @@ GRPC: list[tuple[str, str]] = [
 
 
 @pytest.mark.parametrize(("fault", "code"), GRPC)
-def test_grpc(upstreams: Upstreams, fault: str, code: str) -> None:
+def test_grpc(upstreams: FaultyUpstreams, fault: str, code: str) -> None:
     """grpc-core reports every connection failure as UNAVAILABLE; its details tell which."""
     grpc = pytest.importorskip("grpc")
     url = getattr(upstreams, fault)
@@ -496,7 +498,7 @@ def test_grpc(upstreams: Upstreams, fault: str, code: str) -> None:
     assert classified(exc).code == code
 
 
-def test_grpc_aio(upstreams: Upstreams) -> None:
+def test_grpc_aio(upstreams: FaultyUpstreams) -> None:
     grpc_aio = pytest.importorskip("grpc.aio")
 
     async def call() -> None:
@@ -530,7 +532,7 @@ BOTOCORE: list[tuple[str, int | None, str, int | None]] = [
 
 @pytest.mark.parametrize(("fault", "status", "code", "received"), BOTOCORE)
 def test_botocore(
-    upstreams: Upstreams,
+    upstreams: FaultyUpstreams,
     botocore_session: object,
     fault: str,
     status: int | None,
@@ -557,7 +559,7 @@ def test_botocore(
 
 
 def test_botocore_client_error_4xx_is_not_mine(
-    upstreams: Upstreams, botocore_session: object
+    upstreams: FaultyUpstreams, botocore_session: object
 ) -> None:
     client = botocore_session.create_client(  # type: ignore[attr-defined]
         "s3",

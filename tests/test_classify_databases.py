@@ -1,7 +1,7 @@
 """Databases and caches as upstreams: real drivers meeting real loopback faults.
 
 Each exception is raised by the driver itself (psycopg 3, asyncpg, SQLAlchemy, redis-py sync
-and asyncio, pymongo) against the fault servers of ``tests/upstreams.py`` (refused, connect
+and asyncio, pymongo) against the fault servers of ``gatewayerrors.testing`` (refused, connect
 timeout, hang, untrusted TLS, ``.invalid`` DNS) or the protocol fakes of ``tests/db_servers.py``
 (reset, close and garbage on the first bytes; a PostgreSQL that answers SQLSTATE 53300 or
 57P03; a Redis at ``maxclients`` or loading; a MongoDB that completes the handshake, then hangs
@@ -28,10 +28,10 @@ from db_servers import (
     postgres_error,
     reset,
 )
-from upstreams import Upstreams
 
 from gatewayerrors import Classifier, catalog
 from gatewayerrors.core import Evidence
+from gatewayerrors.testing import FaultyUpstreams
 
 asyncpg = pytest.importorskip("asyncpg")
 psycopg = pytest.importorskip("psycopg")
@@ -186,7 +186,9 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
             server.close()
 
 
-def address(upstreams: Upstreams, fakes: dict[str, FakeServer], fault: str) -> tuple[str, int]:
+def address(
+    upstreams: FaultyUpstreams, fakes: dict[str, FakeServer], fault: str
+) -> tuple[str, int]:
     if fault in fakes:
         return fakes[fault].host, fakes[fault].port
     parts = urlsplit(getattr(upstreams, f"{fault}_url"))
@@ -255,7 +257,7 @@ def timeout_for(fault: str) -> float:
 
 @pytest.mark.parametrize(("driver", "fault", "code"), FAULT_CASES)
 def test_transport_fault(
-    upstreams: Upstreams, fakes: dict[str, FakeServer], driver: str, fault: str, code: str
+    upstreams: FaultyUpstreams, fakes: dict[str, FakeServer], driver: str, fault: str, code: str
 ) -> None:
     host, port = address(upstreams, fakes, fault)
     exc = failure(lambda: DRIVERS[driver](host, port, timeout_for(fault), fault == "tls"))
@@ -277,7 +279,7 @@ REFUSALS: list[tuple[str, str, str]] = [
 
 @pytest.mark.parametrize(("driver", "fault", "code"), REFUSALS)
 def test_server_refuses_the_session(
-    upstreams: Upstreams, fakes: dict[str, FakeServer], driver: str, fault: str, code: str
+    upstreams: FaultyUpstreams, fakes: dict[str, FakeServer], driver: str, fault: str, code: str
 ) -> None:
     host, port = address(upstreams, fakes, fault)
     evidence = classified(failure(lambda: DRIVERS[driver](host, port, FAST, False)))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from upstreams import Upstreams
 
 import gatewayerrors
 import gatewayerrors.core
@@ -31,6 +30,7 @@ from gatewayerrors import (
 )
 from gatewayerrors._classify import _BUILT_IN_RULES
 from gatewayerrors.core import Evidence, parse_retry_after
+from gatewayerrors.testing import FaultyUpstreams
 
 classifier = Classifier()
 
@@ -184,7 +184,7 @@ class QuotaExceeded(Exception):
     """An SDK's own exception, unknown to the built-in rules."""
 
 
-def test_register_class(upstreams: Upstreams) -> None:
+def test_register_class(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(QuotaExceeded, "upstream_overloaded", retry_after=60, upstream="maps")
     exc = _raised(QuotaExceeded("daily quota"))
@@ -193,7 +193,7 @@ def test_register_class(upstreams: Upstreams) -> None:
     assert classifier.classify(exc) is None  # registration is per classifier
 
 
-def test_registered_class_wins_over_built_in_evidence(upstreams: Upstreams) -> None:
+def test_registered_class_wins_over_built_in_evidence(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(httpx.ConnectError, "circuit_open", detail="Payments is paused.")
     with pytest.raises(httpx.ConnectError) as caught:
@@ -213,7 +213,7 @@ def test_registered_subclass_matches() -> None:
     assert _code(DailyQuotaExceeded(), mine) == "upstream_overloaded"
 
 
-def test_registered_predicate_wins_anywhere_in_the_chain(upstreams: Upstreams) -> None:
+def test_registered_predicate_wins_anywhere_in_the_chain(upstreams: FaultyUpstreams) -> None:
     mine = Classifier()
     mine.register(lambda exc: isinstance(exc, ConnectionRefusedError), "destination_unavailable")
     with pytest.raises(httpx.ConnectError) as caught:
@@ -312,7 +312,7 @@ def test_gateway_error_retry_after_datetime() -> None:
     assert 88 <= evidence.retry_after <= 90
 
 
-def test_own_error_wins_over_its_cause(upstreams: Upstreams) -> None:
+def test_own_error_wins_over_its_cause(upstreams: FaultyUpstreams) -> None:
     """The application said what it means: its GatewayError beats the client's evidence."""
     try:
         try:

@@ -10,7 +10,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from upstreams import GARBAGE, TRUNCATED, Upstreams, start_upstreams
+
+from gatewayerrors.testing import GARBAGE, TRUNCATED, FaultyUpstreams
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: upstream\r\n\r\n"
 
@@ -28,24 +29,24 @@ def _send(url: str) -> socket.socket:
     return sock
 
 
-def test_refused(upstreams: Upstreams) -> None:
+def test_refused(upstreams: FaultyUpstreams) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(_address(upstreams.refused_url), timeout=2)
 
 
-def test_hang_never_answers(upstreams: Upstreams) -> None:
+def test_hang_never_answers(upstreams: FaultyUpstreams) -> None:
     with _send(upstreams.hang_url) as sock:
         sock.settimeout(0.3)
         with pytest.raises(TimeoutError):
             sock.recv(1)
 
 
-def test_reset_sends_rst(upstreams: Upstreams) -> None:
+def test_reset_sends_rst(upstreams: FaultyUpstreams) -> None:
     with _send(upstreams.reset_url) as sock, pytest.raises(ConnectionResetError):
         sock.recv(1)
 
 
-def test_close_sends_fin_without_answer(upstreams: Upstreams) -> None:
+def test_close_sends_fin_without_answer(upstreams: FaultyUpstreams) -> None:
     with _send(upstreams.close_url) as sock:
         assert sock.recv(1) == b""
 
@@ -58,13 +59,13 @@ def _read_all(url: str) -> bytes:
     return received
 
 
-def test_garbage_is_not_http(upstreams: Upstreams) -> None:
+def test_garbage_is_not_http(upstreams: FaultyUpstreams) -> None:
     received = _read_all(upstreams.garbage_url)
     assert received == GARBAGE
     assert not received.startswith(b"HTTP/")
 
 
-def test_truncated_body_is_shorter_than_content_length(upstreams: Upstreams) -> None:
+def test_truncated_body_is_shorter_than_content_length(upstreams: FaultyUpstreams) -> None:
     head, _, body = _read_all(upstreams.truncated_url).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Content-Length: 100" in head
@@ -72,7 +73,7 @@ def test_truncated_body_is_shorter_than_content_length(upstreams: Upstreams) -> 
     assert head + b"\r\n\r\n" + body == TRUNCATED
 
 
-def test_tls_certificate_is_not_trusted(upstreams: Upstreams) -> None:
+def test_tls_certificate_is_not_trusted(upstreams: FaultyUpstreams) -> None:
     host, port = _address(upstreams.tls_url)
     context = ssl.create_default_context()
     with (
@@ -82,7 +83,7 @@ def test_tls_certificate_is_not_trusted(upstreams: Upstreams) -> None:
         context.wrap_socket(raw, server_hostname=host)
 
 
-def test_tls_answers_a_trusting_client(upstreams: Upstreams) -> None:
+def test_tls_answers_a_trusting_client(upstreams: FaultyUpstreams) -> None:
     host, port = _address(upstreams.tls_url)
     connection = http.client.HTTPSConnection(
         host, port, timeout=2, context=upstreams.trusting_context()
@@ -95,11 +96,11 @@ def test_tls_answers_a_trusting_client(upstreams: Upstreams) -> None:
         connection.close()
 
 
-def test_dns_url_is_reserved_invalid(upstreams: Upstreams) -> None:
+def test_dns_url_is_reserved_invalid(upstreams: FaultyUpstreams) -> None:
     assert urlsplit(upstreams.dns_url).hostname == "upstream.invalid"
 
 
-def test_status_server_keeps_alive_for_any_method(upstreams: Upstreams) -> None:
+def test_status_server_keeps_alive_for_any_method(upstreams: FaultyUpstreams) -> None:
     url = urlsplit(upstreams.status_url(503, "Wed, 21 Oct 2015 07:28:00 GMT", b"down"))
     assert url.port is not None
     connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=2)
@@ -119,7 +120,7 @@ def test_status_server_keeps_alive_for_any_method(upstreams: Upstreams) -> None:
         connection.close()
 
 
-def test_status_server_no_content(upstreams: Upstreams) -> None:
+def test_status_server_no_content(upstreams: FaultyUpstreams) -> None:
     url = urlsplit(upstreams.status_url(204, body=b"ignored"))
     assert url.port is not None
     connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=2)
@@ -133,14 +134,14 @@ def test_status_server_no_content(upstreams: Upstreams) -> None:
         connection.close()
 
 
-def test_status_url_rejects_informational(upstreams: Upstreams) -> None:
+def test_status_url_rejects_informational(upstreams: FaultyUpstreams) -> None:
     with pytest.raises(ValueError, match="200-599"):
         upstreams.status_url(101)
 
 
 def test_close_stops_everything() -> None:
     before = set(threading.enumerate())
-    servers = start_upstreams()
+    servers = FaultyUpstreams()
     idle = http.client.HTTPConnection(*_address(servers.status_url(200)), timeout=2)
     idle.request("GET", "/200")
     assert idle.getresponse().read() == b""  # an idle keep-alive connection stays open
@@ -171,6 +172,6 @@ def test_close_stops_everything() -> None:
         idle.close()
 
 
-def test_connect_timeout(upstreams: Upstreams) -> None:
+def test_connect_timeout(upstreams: FaultyUpstreams) -> None:
     with pytest.raises(TimeoutError):
         socket.create_connection(_address(upstreams.connect_timeout_url), timeout=0.3)

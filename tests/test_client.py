@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from upstreams import Upstreams
 
 from gatewayerrors import BadGateway, GatewayErrorsMiddleware, ServiceUnavailable
 from gatewayerrors.client import (
@@ -39,13 +38,14 @@ from gatewayerrors.client import (
     urllib3_retry,
     wait_retry_after,
 )
+from gatewayerrors.testing import FaultyUpstreams
 
 ENVOY_PROXY_STATUS = 'envoy; error=connection_refused; details="upstream connect error, refused"'
 _attempts: dict[str, int] = {}
 _keys = itertools.count()
 
 
-def orders_app(upstreams: Upstreams, style: str) -> Any:
+def orders_app(upstreams: FaultyUpstreams, style: str) -> Any:
     async def refused(request: Request) -> Response:
         async with httpx.AsyncClient() as client:
             await client.get(upstreams.refused_url)
@@ -97,7 +97,7 @@ def orders_app(upstreams: Upstreams, style: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def services(upstreams: Upstreams) -> Iterator[dict[str, RunningServer]]:
+def services(upstreams: FaultyUpstreams) -> Iterator[dict[str, RunningServer]]:
     with (
         serve(orders_app(upstreams, "problem")) as problem,
         serve(orders_app(upstreams, "twitter")) as twitter,

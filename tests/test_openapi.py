@@ -12,7 +12,6 @@ import pytest
 from asgi_servers import serve
 from fastapi import FastAPI
 from openapi_spec_validator import validate
-from upstreams import Upstreams
 
 from gatewayerrors import ServiceUnavailable, catalog
 from gatewayerrors.openapi import (
@@ -22,11 +21,12 @@ from gatewayerrors.openapi import (
     problem_schema,
 )
 from gatewayerrors.starlette import install
+from gatewayerrors.testing import FaultyUpstreams
 
 STATUSES = ("502", "503", "504")
 
 
-def shop(upstreams: Upstreams, *, globally: bool, style: str = "problem") -> FastAPI:
+def shop(upstreams: FaultyUpstreams, *, globally: bool, style: str = "problem") -> FastAPI:
     app = FastAPI(title="shop")
 
     @app.get("/refused")
@@ -50,7 +50,7 @@ def shop(upstreams: Upstreams, *, globally: bool, style: str = "problem") -> Fas
 
 
 @pytest.fixture(scope="module")
-def served(upstreams: Upstreams) -> Iterator[dict[str, str]]:
+def served(upstreams: FaultyUpstreams) -> Iterator[dict[str, str]]:
     with (
         serve(shop(upstreams, globally=True)) as globally,
         serve(shop(upstreams, globally=False)) as per_route,

@@ -15,9 +15,14 @@ from test_pages import parse_page, problem_script
 
 import gatewayerrors
 from gatewayerrors import catalog
-from gatewayerrors._preview import main
+from gatewayerrors._tools import cli
 
 FORMATS = ("html", "json", "xml", "txt", "post.html")
+
+
+def preview(argv: list[str]) -> int:
+    """``python -m gatewayerrors preview ARGV``, in this process."""
+    return cli.main(["preview", *argv])
 
 
 def test_preview_from_only_the_package(tmp_path: Path) -> None:
@@ -62,7 +67,7 @@ def test_preview_from_only_the_package(tmp_path: Path) -> None:
 
 
 def test_every_format_is_valid_and_consistent(tmp_path: Path) -> None:
-    assert main(["--out", str(tmp_path)]) == 0
+    assert preview(["--out", str(tmp_path)]) == 0
     for code, kind in catalog.items():
         problem = json.loads((tmp_path / f"{code}.json").read_bytes())
         assert problem["code"] == code
@@ -85,8 +90,8 @@ def test_every_format_is_valid_and_consistent(tmp_path: Path) -> None:
 
 
 def test_preview_is_deterministic(tmp_path: Path) -> None:
-    assert main(["--out", str(tmp_path / "a")]) == 0
-    assert main(["--out", str(tmp_path / "b")]) == 0
+    assert preview(["--out", str(tmp_path / "a")]) == 0
+    assert preview(["--out", str(tmp_path / "b")]) == 0
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
     assert len(files) > len(catalog) * 5
     for file in files:
@@ -107,7 +112,7 @@ def test_preview_with_templates_style_overrides_and_debug(
     out = tmp_path / "out"
     argv = ["--out", str(out), "--templates", str(templates), "--style", "twitter"]
     argv += ["--overrides", str(overrides), "--type-base", "https://x.example/e/", "--debug"]
-    assert main(argv) == 0
+    assert preview(argv) == 0
     assert "wrote" in capsys.readouterr().out
     page = parse_page((out / "maintenance.html").read_bytes())
     assert page.find("h1").text() == "Ours: Back soon <3"
@@ -123,7 +128,7 @@ def test_preview_with_templates_style_overrides_and_debug(
     assert "overrides for 1 codes" in index
     # Inline JSON works too, and the problem type follows --type-base.
     out2 = tmp_path / "out2"
-    assert main(["--out", str(out2), "--type-base", "https://x.example/e/",
+    assert preview(["--out", str(out2), "--type-base", "https://x.example/e/",
                  "--overrides", '{"maintenance": {"hint": "Tea break."}}']) == 0  # fmt: skip
     assert json.loads((out2 / "maintenance.json").read_bytes())["type"] == (
         "https://x.example/e/maintenance"
@@ -143,7 +148,7 @@ def test_preview_with_a_callable_style_and_template(
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
     argv = ["--out", str(out), "--templates", "team_pages:page", "--style", "team_pages:style"]
-    assert main(argv) == 0
+    assert preview(argv) == 0
     assert parse_page((out / "dns_error.html").read_bytes()).find("h1").text() == "dns_error"
     assert json.loads((out / "dns_error.json").read_bytes()) == {"ok": False}
 
@@ -153,12 +158,12 @@ def test_preview_with_a_callable_style_and_template(
     [
         (["--templates", "/no/such/folder"], "not a directory"),
         (["--style", "no_such_module_xyz:fn"], "No module named"),
-        (["--style", "nocolon"], "expected module:callable"),
+        (["--style", "nocolon"], "invalid choice: 'nocolon' (choose from 'problem', 'twitter'"),
         (["--overrides", '{"nope": {"title": "x"}}'], "unknown gatewayerrors code"),
     ],
 )
 def test_bad_settings_exit_2_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    assert main(["--out", str(tmp_path), *argv]) == 2
+    assert preview(["--out", str(tmp_path), *argv]) == 2
     assert message in capsys.readouterr().err

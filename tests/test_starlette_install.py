@@ -21,17 +21,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from upstreams import Upstreams
 
 from gatewayerrors import GatewayErrorsMiddleware, SettingsError
 from gatewayerrors.starlette import install
+from gatewayerrors.testing import FaultyUpstreams
 
 pytestmark = pytest.mark.server
 
 ORIGIN = "http://frontend.example"
 
 
-def make_app(kind: str, upstreams: Upstreams) -> Starlette:
+def make_app(kind: str, upstreams: FaultyUpstreams) -> Starlette:
     async def fail(request: Request) -> PlainTextResponse:
         async with httpx.AsyncClient(timeout=2) as client:
             await client.get(upstreams.refused_url)
@@ -77,7 +77,7 @@ WAYS: dict[str, Callable[[Starlette], Any]] = {
 @pytest.mark.parametrize("kind", ["starlette", "fastapi"])
 @pytest.mark.parametrize("way", sorted(WAYS))
 def test_every_way_in_answers_the_502(
-    kind: str, way: str, upstreams: Upstreams, caplog: pytest.LogCaptureFixture
+    kind: str, way: str, upstreams: FaultyUpstreams, caplog: pytest.LogCaptureFixture
 ) -> None:
     asgi = WAYS[way](make_app(kind, upstreams))
     with caplog.at_level(logging.ERROR), serve(asgi) as server, httpx.Client() as client:
@@ -96,7 +96,7 @@ def test_every_way_in_answers_the_502(
 @pytest.mark.parametrize("kind", ["starlette", "fastapi"])
 @pytest.mark.parametrize("cors_first", [True, False], ids=["cors-first", "cors-after"])
 def test_install_answers_through_the_apps_middleware(
-    kind: str, cors_first: bool, upstreams: Upstreams
+    kind: str, cors_first: bool, upstreams: FaultyUpstreams
 ) -> None:
     app = make_app(kind, upstreams)
     if cors_first:
@@ -111,7 +111,7 @@ def test_install_answers_through_the_apps_middleware(
     assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
-def test_install_returns_a_translator_to_share(upstreams: Upstreams) -> None:
+def test_install_returns_a_translator_to_share(upstreams: FaultyUpstreams) -> None:
     app = make_app("starlette", upstreams)
     translator = install(app, service="shared")
     assert translator.settings.service == "shared"
@@ -129,7 +129,7 @@ def test_install_returns_a_translator_to_share(upstreams: Upstreams) -> None:
     ],
 )
 def test_install_checks_the_settings_at_once(
-    options: dict[str, Any], message: str, upstreams: Upstreams
+    options: dict[str, Any], message: str, upstreams: FaultyUpstreams
 ) -> None:
     app = make_app("fastapi", upstreams)
     with pytest.raises(TypeError, match=message):
@@ -144,7 +144,7 @@ def test_a_bad_option_is_a_settings_error_that_is_also_a_value_error() -> None:
     assert raised.value.option == "default_retry_after"
 
 
-def test_install_after_start_is_refused(upstreams: Upstreams) -> None:
+def test_install_after_start_is_refused(upstreams: FaultyUpstreams) -> None:
     app = make_app("starlette", upstreams)
     with serve(app) as server, httpx.Client() as client:
         client.get(server.url + "/bug")

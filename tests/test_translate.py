@@ -19,7 +19,6 @@ import httpx
 import orjson
 import pytest
 import requests
-from upstreams import Upstreams
 
 from gatewayerrors import (
     Classifier,
@@ -36,6 +35,7 @@ from gatewayerrors.core import (
     Translator,
     websocket_close_code,
 )
+from gatewayerrors.testing import FaultyUpstreams
 
 ACCEPTS = {
     "json": "application/problem+json",
@@ -76,7 +76,7 @@ def exposed_text(response: ErrorResponse) -> str:
     return values + "\n" + response.body.decode("utf-8")
 
 
-def real_failures(upstreams: Upstreams) -> dict[str, BaseException]:
+def real_failures(upstreams: FaultyUpstreams) -> dict[str, BaseException]:
     """Real exceptions whose messages carry hosts, ports, URLs, credentials and paths."""
     refused = urlsplit(upstreams.refused_url)
     secret_url = (
@@ -108,11 +108,11 @@ def real_failures(upstreams: Upstreams) -> dict[str, BaseException]:
 
 
 @pytest.fixture(scope="module")
-def failures(upstreams: Upstreams) -> dict[str, BaseException]:
+def failures(upstreams: FaultyUpstreams) -> dict[str, BaseException]:
     return real_failures(upstreams)
 
 
-def leaks(upstreams: Upstreams) -> list[str]:
+def leaks(upstreams: FaultyUpstreams) -> list[str]:
     refused = urlsplit(upstreams.refused_url)
     tls = urlsplit(upstreams.tls_url)
     return [
@@ -139,7 +139,7 @@ def leaks(upstreams: Upstreams) -> list[str]:
 
 
 def test_real_failures_carry_the_secrets_we_test_for(
-    failures: dict[str, BaseException], upstreams: Upstreams
+    failures: dict[str, BaseException], upstreams: FaultyUpstreams
 ) -> None:
     # Guard: the leak test below means something only if the messages do contain them.
     messages = "\n".join(f"{type(exc).__name__}: {exc}" for exc in failures.values())
@@ -170,7 +170,7 @@ def test_real_failures_carry_the_secrets_we_test_for(
     ],
 )
 def test_production_responses_leak_nothing(
-    name: str, failures: dict[str, BaseException], upstreams: Upstreams
+    name: str, failures: dict[str, BaseException], upstreams: FaultyUpstreams
 ) -> None:
     exc = failures[name]
     for response in all_responses(Translator(), exc):
@@ -255,7 +255,7 @@ def test_non_upstream_exceptions_are_not_mine(make: Callable[[], BaseException])
     assert Translator().translate(exc, RequestInfo()) is None
 
 
-def test_upstream_4xx_is_not_mine(upstreams: Upstreams) -> None:
+def test_upstream_4xx_is_not_mine(upstreams: FaultyUpstreams) -> None:
     exc = capture(lambda: requests.get(upstreams.status_url(404), timeout=5).raise_for_status())
     assert isinstance(exc, requests.HTTPError)
     assert Translator().translate(exc, RequestInfo()) is None

@@ -1,22 +1,9 @@
-"""Loopback upstreams that fail for real, for tests that need a genuine client exception.
+"""The fault servers behind :mod:`gatewayerrors.testing`: real sockets on 127.0.0.1 that fail.
 
-    refused_url   http://127.0.0.1:<port>/   bound but never listening: connect() is refused
-    hang_url      accepts, reads the request, never answers
-    reset_url     accepts, reads the request, then resets (RST via SO_LINGER 0)
-    close_url     accepts, reads the request, closes without answering (FIN)
-    garbage_url   answers bytes that are not HTTP, then closes
-    truncated_url answers 200 with Content-Length: 100 but only 10 bytes of body, then closes
-    connect_timeout_url
-                  a listener whose accept queue is full: the kernel drops new SYNs, so
-                  connect() times out (Linux; see :func:`_full_listener`)
-    tls_url       https://127.0.0.1:<port>/ with a certificate from a CA clients do not trust
-                  (a client trusting ``tls_ca`` gets ``200 OK``)
-    dns_url       http://upstream.invalid/ (unresolvable, RFC 6761 section 6.4)
-    status_url(status, retry_after=None, body=b"")
-                  a real HTTP/1.1 server (keep-alive) answering that status to any method
-
-The fault servers share one selector thread; the status server is a ``ThreadingHTTPServer``.
-Everything binds 127.0.0.1 port 0 and stops in :meth:`Upstreams.close`.
+The fault listeners (hang, reset, close, garbage, truncated, TLS) share one selector thread; the
+status server is a ``ThreadingHTTPServer`` whose handler threads are tracked and joined on close.
+Everything binds 127.0.0.1 port 0 (ports chosen by the kernel) and stops in
+:meth:`FaultyUpstreams.close`.
 """
 
 from __future__ import annotations
@@ -32,15 +19,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import trustme
+if TYPE_CHECKING:
+    import trustme
 
-__all__ = ["Upstreams", "start_upstreams"]
+__all__ = ["GARBAGE", "TRUNCATED", "FaultyUpstreams"]
 
 HOST = "127.0.0.1"
+#: What ``truncated_url`` answers: a 200 announcing 100 bytes of body and sending 10.
 TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n0123456789"
+#: What ``garbage_url`` answers: bytes that are not HTTP.
 GARBAGE = b"SSH-2.0-OpenSSH_9.6 not-http\r\n\x00\xff\xfe garbage\r\n\r\n"
 _MAX_HELD = 128  # hang server: older held connections are dropped beyond this
 _MAX_REQUEST = 64 * 1024
@@ -99,7 +90,7 @@ class _FaultLoop(threading.Thread):
     """One selector thread serving every fault listener (hang, reset, close, garbage,
     truncated, tls)."""
 
-    def __init__(self, tls_context: ssl.SSLContext) -> None:
+    def __init__(self, tls_context: ssl.SSLContext | None) -> None:
         super().__init__(name="upstreams-faults", daemon=True)
         self._selector = selectors.DefaultSelector()
         self._tls_context = tls_context
@@ -128,7 +119,8 @@ class _FaultLoop(threading.Thread):
 
     def stop(self) -> None:
         self._stopping.set()
-        self.join(timeout=5)
+        if self.ident is not None:  # started
+            self.join(timeout=5)
         for conn in list(self._conns):
             self._drop(conn)
         self._held.clear()
@@ -144,6 +136,7 @@ class _FaultLoop(threading.Thread):
             return
         sock.setblocking(False)
         if behaviour == "tls":
+            assert self._tls_context is not None  # a "tls" listener exists only with a context
             sock = self._tls_context.wrap_socket(
                 sock, server_side=True, do_handshake_on_connect=False
             )
@@ -275,74 +268,184 @@ class _StatusHandler(BaseHTTPRequestHandler):
 
 
 class _StatusServer(ThreadingHTTPServer):
+    # socketserver joins only non-daemon handler threads, without a time bound; stop() joins
+    # ours itself, bounded, and daemon threads never keep a test process from exiting.
     daemon_threads = True
+    block_on_close = False
 
     def __init__(self) -> None:
         super().__init__((HOST, 0), _StatusHandler)
         self.open: set[socket.socket] = set()
+        self._handlers: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self._handle,
+            args=(request, client_address),
+            name="upstreams-status-request",
+            daemon=True,
+        )
         with self._lock:
             self.open.add(request)
-        super().process_request(request, client_address)
+            self._handlers.add(thread)
+        thread.start()
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._handlers.discard(threading.current_thread())
 
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
             self.open.discard(request)
         super().shutdown_request(request)
 
-    def stop(self) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gives up mid-answer is what these servers exist for
+
+    def stop(self, timeout: float = 5.0) -> None:
         self.shutdown()
         with self._lock:
             idle = list(self.open)
         for sock in idle:  # wake handler threads parked on idle keep-alive connections
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        self.server_close()  # joins the handler threads
+        self.server_close()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            handlers = list(self._handlers)
+        for thread in handlers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
-class Upstreams:
-    """The URLs of the loopback fault servers; see the module docstring."""
+_MISSING_TRUSTME = (
+    "the TLS upstream needs trustme: pip install 'gatewayerrors[testing]' "
+    "(or FaultyUpstreams(tls=False))"
+)
+
+
+class FaultyUpstreams:
+    """Upstreams on 127.0.0.1 that fail for real, one URL per way of failing.
+
+    Each URL makes a real client (httpx, requests, aiohttp, urllib3, grpc...) raise the exception
+    it raises in production:
+
+    ======================= ==================================================================
+    ``refused_url``         a bound port that does not listen: ``connect()`` is refused
+    ``hang_url``            accepts and reads the request, never answers (a read timeout)
+    ``reset_url``           reads the request, then resets the connection (RST)
+    ``close_url``           reads the request, then closes without answering (FIN)
+    ``garbage_url``         answers bytes that are not HTTP (:data:`GARBAGE`), then closes
+    ``truncated_url``       answers 200 with ``Content-Length: 100`` and 10 bytes of body
+    ``connect_timeout_url`` a listener whose accept queue is full: the kernel drops the SYN,
+                            so ``connect()`` times out (on Linux)
+    ``tls_url``             HTTPS with a certificate from a private CA no client trusts
+                            (a client trusting :attr:`tls_ca` gets ``200 OK``)
+    ``dns_url``             a name under ``.invalid``, which never resolves (RFC 6761 §6.4)
+    :meth:`status_url`      a real HTTP/1.1 server answering a chosen status (and
+                            ``Retry-After``, body) to any method, with keep-alive
+    ======================= ==================================================================
+
+    The servers start in the constructor and stop in :meth:`close` (or at the end of a
+    ``with`` block): threads joined, every socket closed. One instance serves any number of
+    tests; the pytest fixture ``faulty_upstreams`` shares one per session.
+
+    :param tls: start the TLS upstream (needs ``trustme``, in the ``testing`` extra).
+    """
 
     dns_url = "http://upstream.invalid/"
 
-    def __init__(self) -> None:
-        self.tls_ca = trustme.CA()
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.tls_ca.issue_cert(HOST).configure_cert(server_context)
+    def __init__(self, *, tls: bool = True) -> None:
+        self._tls_ca: trustme.CA | None = None
+        self._tls_url: str | None = None
+        server_context = None
+        if tls:
+            try:
+                import trustme
+            except ImportError as exc:
+                raise ImportError(_MISSING_TRUSTME) from exc
+            self._tls_ca = trustme.CA()
+            server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls_ca.issue_cert(HOST, "localhost").configure_cert(server_context)
+        # Every socket and thread is registered here as it is made, so that close() (or a
+        # failure halfway through starting) releases exactly what exists, newest first.
+        self._resources = contextlib.ExitStack()
+        try:
+            self._start(server_context)
+        except BaseException:
+            self._resources.close()
+            raise
 
+    def _start(self, server_context: ssl.SSLContext | None) -> None:
         # Bound but not listening: the kernel refuses connections, and no one else can take
-        # the port while the session runs.
-        self._refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._refused.bind((HOST, 0))
-        self.refused_url = f"http://{HOST}:{self._refused.getsockname()[1]}/"
+        # the port while the servers run.
+        refused = self._resources.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        refused.bind((HOST, 0))
+        #: Refused: nothing listens on this bound port.
+        self.refused_url = f"http://{HOST}:{refused.getsockname()[1]}/"
 
-        self._full, self._fillers = _full_listener()
-        self.connect_timeout_url = f"http://{HOST}:{self._full.getsockname()[1]}/"
+        full, fillers = _full_listener()
+        self._resources.enter_context(full)
+        for filler in fillers:
+            self._resources.enter_context(filler)
+        #: Connect timeout: the listener's accept queue is full.
+        self.connect_timeout_url = f"http://{HOST}:{full.getsockname()[1]}/"
 
-        self._faults = _FaultLoop(server_context)
-        self.hang_url = f"http://{HOST}:{self._faults.listen('hang')}/"
-        self.reset_url = f"http://{HOST}:{self._faults.listen('reset')}/"
-        self.close_url = f"http://{HOST}:{self._faults.listen('close')}/"
-        self.garbage_url = f"http://{HOST}:{self._faults.listen('garbage')}/"
-        self.truncated_url = f"http://{HOST}:{self._faults.listen('truncated')}/"
-        self.tls_url = f"https://{HOST}:{self._faults.listen('tls')}/"
-        self._faults.start()
+        faults = _FaultLoop(server_context)
+        self._resources.callback(faults.stop)
+        #: Accepts, reads the request, never answers.
+        self.hang_url = f"http://{HOST}:{faults.listen('hang')}/"
+        #: Reads the request, then resets the connection.
+        self.reset_url = f"http://{HOST}:{faults.listen('reset')}/"
+        #: Reads the request, then closes without an answer.
+        self.close_url = f"http://{HOST}:{faults.listen('close')}/"
+        #: Answers bytes that are not HTTP.
+        self.garbage_url = f"http://{HOST}:{faults.listen('garbage')}/"
+        #: Answers a body shorter than its Content-Length.
+        self.truncated_url = f"http://{HOST}:{faults.listen('truncated')}/"
+        if server_context is not None:
+            self._tls_url = f"https://{HOST}:{faults.listen('tls')}/"
+        faults.start()
 
-        self._status = _StatusServer()
-        self._status_base = f"http://{HOST}:{self._status.server_address[1]}"
-        self._status_thread = threading.Thread(
-            target=self._status.serve_forever,
+        status = _StatusServer()
+        self._resources.callback(status.server_close)
+        self._status_base = f"http://{HOST}:{status.server_address[1]}"
+        thread = threading.Thread(
+            target=status.serve_forever,
             kwargs={"poll_interval": 0.05},
             name="upstreams-status",
             daemon=True,
         )
-        self._status_thread.start()
+        thread.start()
+        # shutdown() waits for serve_forever to return: only ever called once it runs.
+        self._resources.callback(thread.join, timeout=5)
+        self._resources.callback(status.stop)
+
+    @property
+    def tls_url(self) -> str:
+        """HTTPS whose certificate comes from :attr:`tls_ca`, a CA no client trusts."""
+        if self._tls_url is None:
+            raise RuntimeError("started with tls=False: there is no TLS upstream")
+        return self._tls_url
+
+    @property
+    def tls_ca(self) -> trustme.CA:
+        """The ``trustme.CA`` that signed :attr:`tls_url`'s certificate."""
+        if self._tls_ca is None:
+            raise RuntimeError("started with tls=False: there is no TLS upstream")
+        return self._tls_ca
 
     def status_url(self, status: int, retry_after: str | None = None, body: bytes = b"") -> str:
-        """A URL whose server answers ``status`` (with ``Retry-After`` and ``body``) to any
-        request."""
+        """A URL whose server answers ``status`` to any method and path suffix.
+
+        :param status: the status code, 200-599.
+        :param retry_after: the ``Retry-After`` value to send, verbatim (``"120"`` or an
+            HTTP-date); none when ``None``.
+        :param body: the response body (``text/plain``); none for 204 and 304.
+        """
         if not 200 <= status <= 599:
             raise ValueError(f"status must be 200-599, not {status}")
         params = []
@@ -354,22 +457,22 @@ class Upstreams:
         return f"{self._status_base}/{status}{query}"
 
     def trusting_context(self) -> ssl.SSLContext:
-        """A client SSL context that trusts ``tls_url``'s certificate."""
+        """A client SSL context that trusts :attr:`tls_url`'s certificate."""
         context = ssl.create_default_context()
         self.tls_ca.configure_trust(context)
         return context
 
     def close(self) -> None:
-        """Stop every server and release every socket."""
-        self._status.stop()
-        self._status_thread.join(timeout=5)
-        self._faults.stop()
-        self._refused.close()
-        for sock in self._fillers:
-            sock.close()
-        self._full.close()
+        """Stop every server, join their threads and close every socket (idempotent)."""
+        self._resources.close()
 
+    def __enter__(self) -> FaultyUpstreams:
+        return self
 
-def start_upstreams() -> Upstreams:
-    """Start the fault servers (stop them with :meth:`Upstreams.close`)."""
-    return Upstreams()
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -19,17 +19,17 @@ import html
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._catalog import catalog
-from ._error import Evidence
-from ._negotiate import Format
-from ._settings import Settings
-from ._translate import ErrorResponse, RequestInfo, Translator
+from .._catalog import catalog
+from .._error import Evidence
+from .._negotiate import Format
+from .._settings import Settings
+from .._translate import ErrorResponse, RequestInfo, Translator
 
-__all__ = ["main", "write_preview"]
+__all__ = ["DESCRIPTION", "SUMMARY", "add_arguments", "run", "write_preview"]
 
 PREVIEW_REQUEST_ID = "preview-0123456789abcdef"
 _FORMATS = {
@@ -62,10 +62,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         path = Path(args.templates)
         is_callable = ":" in args.templates and not path.exists()
         options["templates"] = _load_callable(args.templates) if is_callable else path
-    if args.style:
-        options["style"] = (
-            args.style if args.style in ("problem", "twitter") else _load_callable(args.style)
-        )
+    options["style"] = args.style if args.style in BUILT_IN_STYLES else _load_callable(args.style)
     if args.type_base:
         options["type_base"] = args.type_base
     if args.overrides:
@@ -193,13 +190,31 @@ def write_preview(settings: Settings, out: Path) -> list[Path]:
     return written
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m gatewayerrors preview",
-        description="Write every error page and format to a folder, with an index.html gallery.",
+SUMMARY = "write every error page and format to a folder"
+DESCRIPTION = (
+    "Render every catalog code in every format (HTML, JSON, XML, text) with your settings into "
+    "a folder, with an index.html gallery of the pages and their response headers. Nothing is "
+    "served; no app is imported except the callables you name."
+)
+BUILT_IN_STYLES = ("problem", "twitter")
+
+
+def _style(value: str) -> str:
+    if value in BUILT_IN_STYLES or ":" in value:
+        return value
+    choices = ", ".join(repr(style) for style in BUILT_IN_STYLES)
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {value!r} (choose from {choices}, or MODULE:FUNC for your own)"
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``preview`` command's options."""
     parser.add_argument(
-        "--out", metavar="DIR", default="gatewayerrors-preview", help="folder to write into"
+        "--out",
+        metavar="DIR",
+        default="gatewayerrors-preview",
+        help="folder to write into (default: %(default)s)",
     )
     parser.add_argument(
         "--templates",
@@ -207,20 +222,27 @@ def _parser() -> argparse.ArgumentParser:
         help="a templates directory, or a callable (error, request) -> str",
     )
     parser.add_argument(
-        "--style", metavar="STYLE", help="problem (default), twitter, or MODULE:FUNC"
+        "--style",
+        metavar="STYLE",
+        type=_style,
+        default="problem",
+        help="problem, twitter, or MODULE:FUNC for your own (default: %(default)s)",
     )
     parser.add_argument(
         "--overrides", metavar="JSON", help="per-code title/detail/hint: a JSON file or JSON text"
     )
     parser.add_argument("--type-base", metavar="URI", help="prefix of the problem type URI")
-    parser.add_argument("--service", metavar="NAME", default="app", help="name in Proxy-Status")
+    parser.add_argument(
+        "--service",
+        metavar="NAME",
+        default="app",
+        help="service name in Proxy-Status (default: %(default)s)",
+    )
     parser.add_argument("--debug", action="store_true", help="show a sample exception")
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the preview command; 0 on success, 2 on bad settings."""
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Write the preview; 0 on success, 2 on bad settings."""
     try:
         settings = _settings_from(args)
         files = write_preview(settings, Path(args.out))

@@ -1,8 +1,8 @@
 """``python -m gatewayerrors demo``: a Starlette service whose upstreams really fail.
 
 Starts the service on 127.0.0.1 (``--port``, default 8000) next to local failing upstreams
-(see ``_demo_upstreams``), prints ``curl`` lines that show every translated error as JSON, XML
-and HTML, and runs until Ctrl-C or SIGTERM. Needs the ``demo`` extra
+(the servers of :mod:`gatewayerrors.testing`), prints ``curl`` lines that show every translated
+error as JSON, XML and HTML, and runs until Ctrl-C or SIGTERM. Needs the ``demo`` extra
 (``pip install 'gatewayerrors[demo]'``: starlette, uvicorn, httpx, trustme).
 """
 
@@ -12,14 +12,17 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import logging
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
-__all__ = ["main"]
+from ..testing import FaultyUpstreams
+
+__all__ = ["DESCRIPTION", "SUMMARY", "add_arguments", "build_app", "run"]
 
 
 class _Endpoint(NamedTuple):
@@ -54,8 +57,8 @@ def build_app(urls: dict[str, str]) -> Any:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from . import ServiceUnavailable
-    from .asgi import GatewayErrorsMiddleware
+    from .. import ServiceUnavailable
+    from ..asgi import GatewayErrorsMiddleware
 
     timeout = httpx.Timeout(2.0, read=1.0)
 
@@ -148,14 +151,28 @@ def _listen(port: int) -> socket.socket:
     return sock
 
 
+def _upstream_urls(upstreams: FaultyUpstreams, tls: bool) -> dict[str, str]:
+    """The demo's upstream names (see ``_ENDPOINTS``) and the fault server behind each."""
+    urls = {
+        "refused": upstreams.refused_url,
+        "hang": upstreams.hang_url,
+        "reset": upstreams.reset_url,
+        "dns": upstreams.dns_url,
+        "overloaded": upstreams.status_url(503, "120", b"overloaded\n"),
+    }
+    if tls:
+        urls["tls"] = upstreams.tls_url
+    return urls
+
+
 async def _serve(sock: socket.socket) -> None:
     import uvicorn
 
-    from ._demo_upstreams import FaultServers
-
-    async with FaultServers() as upstreams:
+    tls = importlib.util.find_spec("trustme") is not None
+    with FaultyUpstreams(tls=tls) as upstreams:
+        urls = _upstream_urls(upstreams, tls)
         config = uvicorn.Config(
-            build_app(upstreams.urls),
+            build_app(urls),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=2,
@@ -167,7 +184,7 @@ async def _serve(sock: socket.socket) -> None:
             await asyncio.sleep(0.02)
         if server.started:
             port = sock.getsockname()[1]
-            print(_banner(f"http://127.0.0.1:{port}", upstreams.urls), flush=True)
+            print(_banner(f"http://127.0.0.1:{port}", urls), flush=True)
         await serving
 
 
@@ -182,16 +199,26 @@ def _stop_on_signals(server: Any) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo until Ctrl-C or SIGTERM; 0 on a clean stop."""
-    parser = argparse.ArgumentParser(
-        prog="python -m gatewayerrors demo",
-        description="Start a demo service whose upstreams really fail, and show the errors.",
-    )
+SUMMARY = "start a demo service with real failing upstreams"
+DESCRIPTION = (
+    "Start a Starlette service on 127.0.0.1 whose upstreams really fail, print curl lines that "
+    "show each translated error as JSON, XML and HTML, and run until Ctrl-C. "
+    "Needs the demo extra: pip install 'gatewayerrors[demo]'."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` command's options."""
     parser.add_argument(
-        "--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)"
+        "--port",
+        type=int,
+        default=8000,
+        help="port on 127.0.0.1, 0 for any free port (default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo until Ctrl-C or SIGTERM; 0 on a clean stop, 1 if it cannot start."""
     try:
         import httpx  # noqa: F401
         import starlette  # noqa: F401
