@@ -1,8 +1,8 @@
 """Loopback fakes for database and cache faults that need a server to speak first or to answer.
 
-The fault servers of :mod:`gatewayerrors.testing` wait for an HTTP request (a blank line) before acting;
-database and cache clients speak their own protocols, so these act on the first bytes received
-(or on accept, as a real Redis does when it refuses a client):
+The fault servers of :mod:`gatewayerrors.testing` wait for an HTTP request (a blank line)
+before acting; database and cache clients speak their own protocols, so these act on the first
+bytes received (or on accept, as a real Redis does when it refuses a client):
 
     reset     reads the client's first bytes, then resets (RST)
     close     reads the client's first bytes, then closes (FIN) without answering
