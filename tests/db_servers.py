@@ -11,6 +11,11 @@ bytes received (or on accept, as a real Redis does when it refuses a client):
               a PostgreSQL server that refuses the session: ``N`` to SSLRequest/GSSENCRequest,
               then an ErrorResponse (severity FATAL) to the startup message, then closes —
               what a real server sends for ``53300 too_many_connections``
+    postgres_session(then)
+              a PostgreSQL server that accepts the session (trust authentication, then ready
+              for queries) and meets the first query with ``"close"`` (the connection drops) or
+              ``"admin_shutdown"`` (ErrorResponse FATAL 57P01, then closes), as a server does
+              when it crashes or is shut down under a client
     mongo(other)
               a MongoDB server that answers the handshake (``hello``, OP_QUERY or OP_MSG) as a
               standalone primary, then meets any other command with ``"hang"`` (never answers)
@@ -44,6 +49,7 @@ __all__ = [
     "mongo",
     "on_accept",
     "postgres_error",
+    "postgres_session",
     "reset",
 ]
 
@@ -121,23 +127,68 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def postgres_error(sqlstate: str, message: str) -> Script:
-    """A PostgreSQL server refusing the session with an ErrorResponse (protocol 3.0, §55.7)."""
+def _pg_message(tag: bytes, body: bytes) -> bytes:
+    return tag + struct.pack("!i", 4 + len(body)) + body
+
+
+def _pg_error(sqlstate: str, message: str) -> bytes:
     fields = b"".join(
         tag + value.encode() + b"\0"
         for tag, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
     )
-    error = b"E" + struct.pack("!i", 4 + len(fields) + 1) + fields + b"\0"
+    return _pg_message(b"E", fields + b"\0")
+
+
+def _pg_startup(sock: socket.socket) -> None:
+    """Read the startup message, answering ``N`` to SSLRequest/GSSENCRequest before it."""
+    while True:
+        (length,) = struct.unpack("!i", _recv_exactly(sock, 4))
+        body = _recv_exactly(sock, length - 4)
+        (code,) = struct.unpack("!i", body[:4])
+        if code not in (_SSL_REQUEST, _GSSENC_REQUEST):
+            return
+        sock.sendall(b"N")  # no TLS, no GSSAPI: the client goes on in clear text
+
+
+def postgres_session(then: str) -> Script:
+    """A PostgreSQL server that accepts the session, then fails the first query (``then``)."""
+    parameters = b"".join(
+        _pg_message(b"S", name + b"\0" + value + b"\0")
+        for name, value in (
+            (b"server_version", b"16.0"),
+            (b"server_encoding", b"UTF8"),
+            (b"client_encoding", b"UTF8"),
+            (b"DateStyle", b"ISO, MDY"),
+            (b"integer_datetimes", b"on"),
+            (b"standard_conforming_strings", b"on"),
+        )
+    )
+    welcome = (
+        _pg_message(b"R", struct.pack("!i", 0))  # AuthenticationOk
+        + parameters
+        + _pg_message(b"K", struct.pack("!ii", 1, 2))  # BackendKeyData
+        + _pg_message(b"Z", b"I")  # ReadyForQuery, idle
+    )
 
     def script(sock: socket.socket) -> None:
         sock.settimeout(5)
-        while True:
-            (length,) = struct.unpack("!i", _recv_exactly(sock, 4))
-            body = _recv_exactly(sock, length - 4)
-            (code,) = struct.unpack("!i", body[:4])
-            if code not in (_SSL_REQUEST, _GSSENC_REQUEST):
-                break  # the startup message
-            sock.sendall(b"N")  # no TLS, no GSSAPI: the client goes on in clear text
+        _pg_startup(sock)
+        sock.sendall(welcome)
+        sock.recv(65536)  # the first query (simple or extended protocol)
+        if then == "admin_shutdown":
+            sock.sendall(_pg_error("57P01", "terminating connection due to administrator command"))
+        _close(sock)
+
+    return script
+
+
+def postgres_error(sqlstate: str, message: str) -> Script:
+    """A PostgreSQL server refusing the session with an ErrorResponse (protocol 3.0, §55.7)."""
+    error = _pg_error(sqlstate, message)
+
+    def script(sock: socket.socket) -> None:
+        sock.settimeout(5)
+        _pg_startup(sock)
         sock.sendall(error)
         _close(sock)
 

@@ -26,6 +26,7 @@ from db_servers import (
     mongo,
     on_accept,
     postgres_error,
+    postgres_session,
     reset,
 )
 
@@ -73,7 +74,10 @@ def asyncpg_connect(host: str, port: int, timeout: float, tls: bool) -> None:
         connection = await asyncpg.connect(
             host=host, port=port, user="app", database="app", timeout=timeout, **extra
         )
-        await connection.close()
+        try:
+            await connection.execute("SELECT 1")
+        finally:
+            await connection.close()
 
     asyncio.run(connect())
 
@@ -170,6 +174,8 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "garbage": FakeServer(garbage),
         "pg_too_many": FakeServer(postgres_error("53300", "sorry, too many clients already")),
         "pg_starting": FakeServer(postgres_error("57P03", "the database system is starting up")),
+        "pg_session_lost": FakeServer(postgres_session("close")),
+        "pg_admin_shutdown": FakeServer(postgres_session("admin_shutdown")),
         "redis_max_clients": FakeServer(on_accept(b"-ERR max number of clients reached\r\n")),
         "redis_loading": FakeServer(
             on_accept(b"-LOADING Redis is loading the dataset in memory\r\n")
@@ -285,6 +291,33 @@ def test_server_refuses_the_session(
     evidence = classified(failure(lambda: DRIVERS[driver](host, port, FAST, False)))
     assert evidence.code == code
     assert catalog[code].status == 503
+
+
+# The session is up, then the server goes away under the first query (a crash, a shutdown).
+LOST: list[tuple[str, str]] = [
+    (driver, fault)
+    for fault in ("pg_session_lost", "pg_admin_shutdown")
+    for driver in sorted(POSTGRES)
+]
+
+
+@pytest.mark.parametrize(("driver", "fault"), LOST)
+def test_session_lost_mid_query(
+    upstreams: FaultyUpstreams, fakes: dict[str, FakeServer], driver: str, fault: str
+) -> None:
+    host, port = address(upstreams, fakes, fault)
+    exc = failure(lambda: DRIVERS[driver](host, port, FAST, False))
+    evidence = classified(exc)
+    assert (evidence.code, catalog[evidence.code].status) == ("connection_terminated", 502)
+    if driver.startswith("sqlalchemy"):
+        assert exc.connection_invalidated  # type: ignore[attr-defined]  # its dialect agrees
+
+
+def test_psycopg_admin_shutdown_has_its_sqlstate(fakes: dict[str, FakeServer]) -> None:
+    server = fakes["pg_admin_shutdown"]
+    exc = failure(lambda: psycopg_connect(server.host, server.port, FAST, False))
+    assert type(exc).__name__ == "AdminShutdown"
+    assert exc.sqlstate == "57P01"  # type: ignore[attr-defined]
 
 
 def test_asyncpg_keeps_the_sqlstate_class(fakes: dict[str, FakeServer]) -> None:
