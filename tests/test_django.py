@@ -109,6 +109,12 @@ def build_urlconf() -> types.ModuleType:
             raise Http404("no such product")  # noqa: B904 - the context is the point
         return HttpResponse("unreachable")
 
+    def forwarded(request: HttpRequest) -> HttpResponse:
+        from gatewayerrors.client import forwarded_headers
+
+        FORWARDED.append(forwarded_headers())  # what an outgoing call would carry
+        raise ServiceUnavailable(code="circuit_open")
+
     def unclassified(request: HttpRequest) -> HttpResponse:
         raise ValueError("a bug, not an upstream failure")
 
@@ -145,6 +151,7 @@ def build_urlconf() -> types.ModuleType:
         path("fault/<str:name>", fault),
         path("async-fault/<str:name>", async_fault),
         path("own", own),
+        path("forwarded", forwarded),
         path("unclassified", unclassified),
         path("not-found-after-failure", not_found_after_failure),
         path("stream/<str:when>", stream),
@@ -490,3 +497,28 @@ def test_template_name_setting(wsgi_url: str) -> None:
     assert response.status_code == 502
     assert "<p id=code>connection_refused</p>" in response.text
     assert "<p id=path>/fault/refused</p>" in response.text
+
+
+# -- forward_request_id: one id across services -------------------------------------------------
+
+FORWARDED: list[dict[str, str]] = []
+
+
+@pytest.mark.parametrize("incoming", ["trace-7", None])
+def test_forward_request_id(base_url: str, incoming: str | None) -> None:
+    """The id bound while the view runs is what outgoing calls send and what the answer carries
+    (the ``forwarded`` view records ``forwarded_headers()``, then fails)."""
+    from django.test import override_settings
+
+    FORWARDED.clear()
+    headers = {"x-request-id": incoming} if incoming else {}
+    with override_settings(GATEWAYERRORS={"service": "catalog", "forward_request_id": True}):
+        response = requests.get(f"{base_url}/forwarded", headers=headers, timeout=5)
+    assert response.status_code == 503
+    request_id = response.headers["x-request-id"]
+    assert [{"x-request-id": request_id}] == FORWARDED
+    if incoming:
+        assert request_id == incoming
+    FORWARDED.clear()
+    requests.get(f"{base_url}/forwarded", timeout=5)  # forwarding off again: nothing bound
+    assert FORWARDED == [{}]
