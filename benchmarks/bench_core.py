@@ -22,7 +22,7 @@ import requests
 from _report import environment, measure, refused_connection, write_section
 
 from gatewayerrors._render import render_problem_xml, render_text
-from gatewayerrors.core import RequestInfo, Translator, negotiate
+from gatewayerrors.core import Evidence, RequestInfo, Translator, negotiate
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -99,6 +99,17 @@ def main() -> None:
             translator.translate(stdlib_exc, r)
         )
     cases["render XML only"] = lambda: render_problem_xml(error, "urn:gatewayerrors:")
+    # The built-in HTML page alone (no negotiation, no headers): a 502, then the richest page,
+    # a 503 with its countdown, an upstream name and a request id.
+    html_request = json_request._replace(accept="text/html")
+    cases["render HTML page only, 502"] = lambda: translator._html(error, html_request)
+    busy = translator.failure(
+        Evidence("circuit_open", retry_after=30, upstream="payments"),
+        html_request._replace(request_id="req-42"),
+    )
+    cases["render HTML page only, 503 countdown + upstream"] = lambda: translator._html(
+        busy, html_request
+    )
     cases["render text only"] = lambda: render_text(error)
 
     results = measure(cases, rounds=args.rounds)

@@ -15,12 +15,13 @@ wins, and on a tie the outermost.
 from __future__ import annotations
 
 import errno
+import math
 import re
 import socket
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from werkzeug.http import parse_date
@@ -38,6 +39,7 @@ __all__ = ["Classifier", "Rule", "default_classifier", "parse_retry_after", "reg
 # wrapper ("could not connect"), which beats a bare timeout.
 USER = 1000
 OWN = 900
+BREAKER = 850  # the breaker's decision is the answer, even when it opened on this very call
 STATUS = 800
 OS_PRECISE = 700
 CLIENT_PRECISE = 600
@@ -50,6 +52,7 @@ TIMEOUT_GENERIC = 200
 _MAX_LINKS = 256
 _MAX_COLLECTED = 512
 _CACHE_LIMIT = 1024
+_MAX_ARGS = 16  # wrapped exceptions sit in the first args (requests: args[0])
 
 
 def parse_retry_after(value: object, now: float | None = None) -> int | None:
@@ -69,16 +72,24 @@ def parse_retry_after(value: object, now: float | None = None) -> int | None:
     elif isinstance(value, (str, bytes)):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
-        if text.isdigit():
+        # str.isdigit() alone accepts superscripts and other scripts' digits ("²", "٣"), which
+        # int() rejects or reads as numbers; delay-seconds is ASCII DIGITs (RFC 9110 §10.2.3).
+        if text.isascii() and text.isdigit():
             return int(text) if len(text) < 12 else 10**11
-        parsed = parse_date(text)
+        try:
+            parsed = parse_date(text)
+        except Exception:  # unreadable, whatever the date parser thinks of it
+            return None
         if parsed is None:
             return None
         date = parsed
     else:
         return None
     current = time.time() if now is None else now
-    return max(0, int(date.timestamp() - current + 0.5))
+    try:
+        return max(0, int(date.timestamp() - current + 0.5))
+    except (ValueError, OverflowError, OSError):  # a date the platform cannot place in time
+        return None
 
 
 def _header(headers: object, name: str) -> object:
@@ -319,6 +330,133 @@ def _grpc_unavailable_cause(exc: BaseException) -> str | None:
     return None
 
 
+# -- circuit breakers ------------------------------------------------------------------------
+# Retry-After for an open circuit is the time until the breaker lets a trial call through,
+# rounded up and at least 1 s (0 would invite an immediate retry that the breaker refuses).
+# Each library keeps that time somewhere else; none is imported.
+
+_MAX_FRAMES = 64
+
+
+def _seconds_until(remaining: object) -> int | None:
+    if isinstance(remaining, timedelta):
+        remaining = remaining.total_seconds()
+    if not isinstance(remaining, (int, float)) or isinstance(remaining, bool):
+        return None
+    if remaining != remaining:  # NaN
+        return None
+    return max(1, math.ceil(min(remaining, 10**11)))
+
+
+def _breaker_evidence(seconds: object) -> Evidence:
+    return Evidence("circuit_open", BREAKER, _seconds_until(seconds))
+
+
+def _frame_locals(exc: BaseException, package: str) -> list[Mapping[str, object]]:
+    """The local variables of ``exc``'s traceback frames that run ``package``'s code.
+
+    For breakers whose exception carries no reference to the breaker (pybreaker, purgatory):
+    the frame that raised it still holds the breaker (``self``) or its context.
+    """
+    found: list[Mapping[str, object]] = []
+    tb = exc.__traceback__
+    frames = 0
+    while tb is not None and frames < _MAX_FRAMES:
+        frames += 1
+        frame = tb.tb_frame
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.partition(".")[0] == package:
+            found.append(frame.f_locals)
+        tb = tb.tb_next
+    return found
+
+
+def _circuitbreaker_open(exc: BaseException) -> Evidence:
+    # circuitbreaker.CircuitBreakerError(circuit_breaker): the breaker's ``open_remaining`` is
+    # whole seconds until it half-opens.
+    breaker = exc.__dict__.get("_circuit_breaker")
+    try:
+        remaining = getattr(breaker, "open_remaining", None)
+    except Exception:
+        remaining = None
+    return _breaker_evidence(remaining)
+
+
+def _pybreaker_open(exc: BaseException) -> Evidence:
+    # pybreaker.CircuitBreakerError carries only a message. The breaker is ``self`` in
+    # CircuitBreaker.call, or ``self._breaker`` in the state that raised; it reopens for a
+    # trial call at opened_at + reset_timeout. Only the in-memory storage is read: a Redis
+    # storage would cost a network round trip on the error path (its reset_timeout, the
+    # longest possible wait, is used then).
+    for local in _frame_locals(exc, "pybreaker"):
+        owner = local.get("self")
+        breaker = owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
+        if breaker is None:
+            continue
+        timeout = getattr(breaker, "_reset_timeout", None)
+        if not isinstance(timeout, (int, float)):
+            continue
+        storage = getattr(breaker, "_state_storage", None)
+        opened = None
+        if type(storage).__name__ == "CircuitMemoryStorage":
+            opened = getattr(storage, "_opened_at", None)
+        if isinstance(opened, datetime) and opened.tzinfo is not None:
+            return _breaker_evidence(opened.timestamp() + timeout - time.time())
+        return _breaker_evidence(timeout)
+    return _breaker_evidence(None)
+
+
+def _aiobreaker_open(exc: BaseException) -> Evidence:
+    # aiobreaker.CircuitBreakerError.reopen_time: when the breaker half-opens. Its
+    # ``time_remaining`` is not used: aiobreaker 1.2 stamps opened_at with utcnow() but
+    # subtracts now(), so away from UTC it is off by the UTC offset (or reopen_time is None
+    # east of UTC); the raising frame's breaker gives opened_at + timeout_duration then.
+    reopen = exc.__dict__.get("reopen_time")
+    if not isinstance(reopen, datetime):
+        reopen = None
+        for local in _frame_locals(exc, "aiobreaker"):
+            owner = local.get("self")
+            breaker = (
+                owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
+            )
+            opened = getattr(getattr(breaker, "_state_storage", None), "opened_at", None)
+            duration = getattr(breaker, "_timeout_duration", None)
+            if isinstance(opened, datetime) and isinstance(duration, timedelta):
+                reopen = opened + duration
+                break
+    return _breaker_evidence(None if reopen is None else _seconds_to(reopen))
+
+
+def _seconds_to(moment: datetime) -> float:
+    """Seconds from now until ``moment``; a naive one is read as local time or as UTC, whichever
+    puts it ahead by less (aiobreaker mixes the two)."""
+    if moment.tzinfo is not None:
+        return (moment - datetime.now(timezone.utc)).total_seconds()
+    utc_now = datetime.now(timezone.utc).replace(tzinfo=None)
+    ahead = [
+        seconds
+        for seconds in (
+            (moment - datetime.now()).total_seconds(),
+            (moment - utc_now).total_seconds(),
+        )
+        if seconds >= 0
+    ]
+    return min(ahead) if ahead else 0.0
+
+
+def _purgatory_open(exc: BaseException) -> Evidence:
+    # purgatory raises its OpenedState itself, which knows when it opened (time.time()); the
+    # ttl is the circuit's, on the Context in the raising frame (``context`` or ``self``).
+    opened = exc.__dict__.get("opened_at")
+    if isinstance(opened, (int, float)):
+        for local in _frame_locals(exc, "purgatory"):
+            for name in ("context", "self"):
+                ttl = getattr(local.get(name), "ttl", None)
+                if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+                    return _breaker_evidence(opened + ttl - time.time())
+    return _breaker_evidence(None)
+
+
 def _built_in_rules() -> dict[tuple[str, str], Rule]:
     f = _fixed
     rules: dict[tuple[str, str], Rule] = {
@@ -416,6 +554,11 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         ("botocore", "HTTPClientError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("botocore", "ConnectionError"): f("connection_failed", CLIENT_GENERIC - 1),
         ("botocore", "ClientError"): _botocore_client_error,
+        # -- circuit breakers ----------------------------------------------------------
+        ("circuitbreaker", "CircuitBreakerError"): _circuitbreaker_open,
+        ("pybreaker", "CircuitBreakerError"): _pybreaker_open,
+        ("aiobreaker", "CircuitBreakerError"): _aiobreaker_open,
+        ("purgatory", "OpenedState"): _purgatory_open,
     }
     # httpx/httpcore name their precise classes alike.
     for package in ("httpx", "httpcore"):
@@ -449,6 +592,9 @@ _LINK_ATTRIBUTES = ("reason", "os_error", "exceptions", "orig")
 class _TypeInfo(NamedTuple):
     rule: Rule | None
     class_links: tuple[str, ...]
+
+
+_NO_INFO = _TypeInfo(None, ())
 
 
 def _class_links(link: BaseException, names: tuple[str, ...]) -> list[object]:
@@ -522,7 +668,10 @@ class Classifier:
                 return rule
         rules = self._rules
         for klass in cls.__mro__:
-            found = rules.get((klass.__module__.partition(".")[0], klass.__name__))
+            module = klass.__module__
+            if not isinstance(module, str):
+                continue  # a class can set anything as __module__: it names no package
+            found = rules.get((module.partition(".")[0], klass.__name__))
             if found is not None:
                 return found
         return None
@@ -530,8 +679,11 @@ class Classifier:
     def _type_info(self, cls: type[BaseException]) -> _TypeInfo:
         info = self._cache.get(cls)
         if info is None:
-            class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
-            info = _TypeInfo(self._rule_for(cls), class_links)
+            try:
+                class_links = tuple(name for name in _LINK_ATTRIBUTES if hasattr(cls, name))
+                info = _TypeInfo(self._rule_for(cls), class_links)
+            except Exception:  # an odd class (a hostile metaclass) is skipped, not fatal
+                info = _NO_INFO
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[cls] = info
@@ -564,6 +716,8 @@ class Classifier:
         """
         # This runs on every translated error: no helper calls per link in the common case.
         best: Evidence | None = None
+        upstream_retry: int | None = None
+        breaker_retry: int | None = None
         chain: list[BaseException] = [exc]
         seen = {id(exc)}
         cached = self._cache.get
@@ -583,14 +737,23 @@ class Classifier:
                     found = rule(link)
                 except Exception:  # a hostile exception object must not break classification
                     found = None
-            if found is not None and (best is None or found.specificity > best.specificity):
-                best = found
+            if found is not None:
+                if best is None or found.specificity > best.specificity:
+                    best = found
+                if found.specificity == STATUS and upstream_retry is None:
+                    upstream_retry = found.retry_after
+                elif found.specificity == BREAKER and breaker_retry is None:
+                    breaker_retry = found.retry_after
             # The common links inline (this loop is the hot part of every translated error);
             # each access that user code can override is guarded on its own.
             try:
-                linked: list[object] = [*link.args, link.__cause__]
+                args = link.args
+                # Only a real tuple, and only its first items: a subclass can make ``args``
+                # an endless iterator or a huge sequence (walking it exhausted memory).
+                linked: list[object] = [*args[:_MAX_ARGS]] if type(args) is tuple else []
             except Exception:
-                linked = [link.__cause__]
+                linked = []
+            linked.append(link.__cause__)
             if found is not None and not link.__suppress_context__:
                 linked.append(link.__context__)
             instance = link.__dict__
@@ -607,6 +770,17 @@ class Classifier:
                 ):
                     seen.add(id(candidate))
                     chain.append(candidate)
+        if best is not None and (upstream_retry is not None or breaker_retry is not None):
+            # Retry-After precedence: the upstream's own word, then the breaker's reopen time
+            # (a trial call before the upstream said it is back would only reopen the circuit).
+            # They fill in for evidence without a Retry-After (an app's ServiceUnavailable
+            # raised from a breaker error); an app's explicit retry_after stays its own.
+            if upstream_retry is not None and (
+                best.retry_after is None or best.specificity == BREAKER
+            ):
+                best = best._replace(retry_after=upstream_retry)
+            elif best.retry_after is None:
+                best = best._replace(retry_after=breaker_retry)
         return best
 
     def known_exception_classes(self) -> list[type[BaseException]]:
@@ -633,6 +807,7 @@ class Classifier:
                     isinstance(value, type)
                     and issubclass(value, BaseException)
                     and value.__name__ == name
+                    and isinstance(value.__module__, str)
                     and value.__module__.partition(".")[0] == package
                 ):
                     found[value] = None

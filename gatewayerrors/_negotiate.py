@@ -40,7 +40,23 @@ def _choose(header: str) -> Format:
         quality = _quality(entries, fmt)
         if quality > best_quality:
             best, best_quality = fmt, quality
+    if best is Format.HTML and _text_range_decides(entries, best_quality):
+        return Format.TEXT
     return best
+
+
+def _text_range_decides(entries: list[tuple[str, float]], quality: float) -> bool:
+    """Whether ``text/*`` alone gave HTML and text their (equal) quality.
+
+    A client that asks for ``text/*`` and names no text type is text-only (curl scripts, CLI
+    tools): plain text serves it better than a page. An explicit ``text/html`` or ``*/*``
+    keeps the usual preference.
+    """
+    patterns = [pattern for pattern, _ in entries]
+    if "text/plain" in patterns or "text/html" in patterns or "application/xhtml+xml" in patterns:
+        return False
+    # werkzeug orders entries most specific first: text/* comes before */*, and decides.
+    return any(pattern == "text/*" and q == quality for pattern, q in entries)
 
 
 def _is_alias(pattern: str, fmt: Format) -> bool:

@@ -3,34 +3,52 @@
 The built-in page is one self-contained document (inline CSS and a tiny optional script, no
 external fonts, scripts or images) that tells a person what happened, what they can do, and the
 request id to quote; it embeds the problem details as ``<script type="application/problem+json">``
-(RFC 9457 Appendix C) so tools can read it too. Everything that does not depend on the error is
-built once, when the renderer is built; a render only fills in the variable parts.
+(RFC 9457 Appendix C) so tools can read it too.
+
+Its markup, style and script are package data files in ``gatewayerrors/page/``: ``page.html``
+(the document), ``parts.html`` (the parts shown only when they apply: countdown, retry button,
+request id...), ``page.css`` and ``page.js``. Both HTML files use the ``{{ name }}`` placeholders
+of the template engine users' templates get without Jinja2 (:class:`PlaceholderTemplate`), so
+the built-in page needs no optional dependency. The files are read once, when the first renderer
+is built; the CSS is served minified, the script without its comments and indentation.
+Everything that does not depend on the error is filled in then too; a render only fills in the
+variable parts.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import unquote
 
 import orjson
 
+from ._catalog import ErrorKind, catalog
 from ._error import UpstreamFailure
-from ._render import problem_members, reason_phrase
+from ._render import clean_text, problem_members, reason_phrase
 from ._types import PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
+    from ._templates import PlaceholderTemplate
 
 __all__ = [
     "AUTO_RETRY_MAX",
     "AUTO_RETRY_MIN",
     "HtmlRenderer",
+    "PageAssets",
     "PageContext",
     "auto_retry_delay",
+    "build_builtin_page",
     "build_html_renderer",
+    "page_assets",
     "page_context",
+    "page_heading",
+    "page_headings",
     "script_json",
 ]
 
@@ -42,82 +60,133 @@ AUTO_RETRY_MAX = 900
 """No automatic reload when Retry-After is longer than this: the person has likely moved on."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-_CSS = """\
-:root{color-scheme:light dark;--bg:#f4f5f7;--card:#fff;--fg:#16191d;--muted:#545b66;\
---line:#dfe2e7;--soft:#f1f3f5;--accent:#b42318;--accent-soft:#fdecea;--on-accent:#fff}
-@media (prefers-color-scheme:dark){:root{--bg:#0e1013;--card:#171a1f;--fg:#e9ebee;\
---muted:#a4abb6;--line:#2b3039;--soft:#1f232a;--accent:#ff8a7a;--accent-soft:#3a1d1a;\
---on-accent:#16191d}}
-.s503{--accent:#1d4ed8;--accent-soft:#e8eefc}.s504{--accent:#9a4b00;--accent-soft:#fdf0e1}
-@media (prefers-color-scheme:dark){.s503{--accent:#8fb3ff;--accent-soft:#18233b}\
-.s504{--accent:#f5b25c;--accent-soft:#33230f}}
-*{box-sizing:border-box}
-html{background:var(--bg);color:var(--fg);\
-font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;\
--webkit-text-size-adjust:100%}
-body{margin:0;padding:9vh 1rem 2rem}
-main{max-width:36rem;margin:0 auto;padding:2.5rem 2.5rem 2rem;background:var(--card);\
-border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:16px;\
-box-shadow:0 1px 2px rgba(0,0,0,.04),0 8px 24px rgba(0,0,0,.05)}
-.eyebrow{margin:0;display:flex;align-items:center;gap:.6rem;color:var(--muted);\
-font-size:.9375rem;font-weight:500}
-.badge{padding:.15rem .6rem;border-radius:999px;background:var(--accent-soft);\
-color:var(--accent);font-weight:700;font-variant-numeric:tabular-nums;letter-spacing:.02em}
-h1{margin:.9rem 0 .5rem;font-size:1.75rem;line-height:1.25;letter-spacing:-.01em}
-.lead{margin:0;color:var(--muted);font-size:1.0625rem}
-.do{margin:1.75rem 0;padding:1.1rem 1.25rem;background:var(--soft);border-radius:12px}
-h2{margin:0 0 .3rem;font-size:.75rem;text-transform:uppercase;letter-spacing:.08em;\
-color:var(--muted)}
-.do p{margin:0}.do p+p,.bar+p{margin-top:.6rem}
-.bar{height:4px;margin:.85rem 0 .25rem;border-radius:2px;background:var(--line);overflow:hidden}
-.bar i{display:block;height:100%;background:var(--accent);transform-origin:left;\
-animation:drain linear forwards}
-@keyframes drain{from{transform:scaleX(1)}to{transform:scaleX(0)}}
-.btn{display:inline-block;margin-top:1rem;padding:.55rem 1.1rem;border-radius:8px;\
-background:var(--accent);color:var(--on-accent);font-weight:600;text-decoration:none}
-.btn:hover{filter:brightness(1.08)}
-a:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.45rem 1rem;margin:0;\
-padding-top:1.25rem;border-top:1px solid var(--line);font-size:.875rem;align-items:baseline}
-dt{color:var(--muted)}dd{margin:0;min-width:0}
-code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.8125rem}
-code{padding:.1rem .35rem;border-radius:4px;background:var(--soft);word-break:break-all}
-#rid{user-select:all;-webkit-user-select:all}
-button{margin-left:.4rem;padding:.1rem .55rem;border:1px solid var(--line);border-radius:6px;\
-background:var(--card);color:var(--fg);font:inherit;font-size:.8125rem;cursor:pointer}
-.note{margin:.9rem 0 0;color:var(--muted);font-size:.8125rem}
-details{margin-top:1.25rem;font-size:.875rem}
-pre{margin:.5rem 0 0;padding:.75rem;border-radius:8px;background:var(--soft);\
-white-space:pre-wrap;word-break:break-word}
-@media (max-width:600px){body{padding:0}main{min-height:100vh;padding:2.5rem 1.25rem 2rem;\
-border-width:4px 0 0;border-radius:0;box-shadow:none}h1{font-size:1.5rem}\
-dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.6rem}}
-@media (prefers-reduced-motion:reduce){.bar i{animation:none}}"""
+# The values the renderer gives page.html, in the order it gives them (see render() below); the
+# page may use each, in any order, any number of times. css and script are filled at load.
+_PAGE_VALUES = (
+    "heading", "refresh", "problem_json", "detail", "hint", "countdown", "action", "service",
+    "code", "number", "request_id", "request_id_note", "debug",
+)  # fmt: skip
+_PAGE_SLOTS = frozenset({*_PAGE_VALUES, "css", "script", "status", "reason"})
+_PART_NAMES = frozenset(
+    {
+        "refresh", "countdown", "unsafe_note", "retry_button", "service", "request_id",
+        "request_id_note", "debug",
+    }
+)  # fmt: skip
+_PART_SLOTS = frozenset({"seconds", "who", "auto", "duration", "upstream", "request_id", "debug"})
+_CODE_SLOTS = frozenset({"css", "script"})
+_PART_MARKER = re.compile(r"^<!-- part: ([a-z_]+) -->\n", re.M)
 
-# Shows the copy button (the id is also select-all on click without it) and runs the countdown;
-# at zero it reloads, only when the page says it may (GET/HEAD), at most 10 times in a row per
-# tab and URL. Without JavaScript, a <noscript> meta refresh does the reload.
-_SCRIPT = """\
-(function(){var d=document,b=d.getElementById("copy"),r=d.getElementById("rid");
-if(b&&r){b.hidden=false;b.onclick=function(){var t=r.textContent,ok=function(){b.textContent=\
-"Copied"};if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t).then(ok)\
-;return}var g=d.createRange(),s=getSelection();g.selectNodeContents(r);s.removeAllRanges();\
-s.addRange(g);try{d.execCommand("copy");ok()}catch(e){}}}
-var c=d.getElementById("count");if(!c)return;var n=+c.getAttribute("data-seconds"),\
-auto=c.hasAttribute("data-auto"),m=d.getElementById("retry"),k="gatewayerrors:"+location.href,\
-v=[0,0];try{v=JSON.parse(sessionStorage.getItem(k))||v}catch(e){}
-if(Date.now()-v[1]>(n+120)*1e3)v=[0,0];
-function f(n){if(n<60)return n+(n==1?" second":" seconds");var s=n%60;\
-return Math.floor(n/60)+" min"+(s?" "+s+" s":"")}
-var i=setInterval(function(){if(--n>0){c.textContent=f(n);return}clearInterval(i);\
-if(auto&&v[0]<10){try{sessionStorage.setItem(k,JSON.stringify([v[0]+1,Date.now()]))}catch(e){}\
-m.textContent="Trying again\\u2026";location.reload()}else m.textContent=auto?\
-"Still not working. Please try again later.":"You can try again now."},1e3)})();"""
+# CSS minification, in two passes: comments go (a string is matched as a whole, so that a
+# "/*" inside one is kept), then outside strings whitespace around "{", "}", ";", "," and after
+# ":" goes, and a space stays where it separates words ("light dark", ".do p", "0 auto"). Not a
+# general minifier: it relies on page.css never putting a space before a pseudo-class (".a :x").
+_CSS_STRING = re.compile(r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
+_CSS_COMMENT_OR_STRING = re.compile(r"/\*.*?\*/|" + _CSS_STRING.pattern, re.S)
+_CSS_SPACE = re.compile(r"\s*([{};,])\s*|(:)\s+|(\s)\s*")
 
-_UNSAFE_NOTE = (
-    "<p>This page won&#8217;t resend your request by itself. If you submitted a form, check "
-    "whether it went through before you send it again.</p>"
-)
+
+class PageAssets(NamedTuple):
+    """The built-in page's files (``gatewayerrors/page/``), loaded and checked."""
+
+    page: PlaceholderTemplate
+    """``page.html``."""
+    parts: dict[str, PlaceholderTemplate]
+    """The conditional parts in ``parts.html``, by name."""
+    css: str
+    """``page.css``, minified."""
+    script: str
+    """``page.js`` without its comment lines and indentation."""
+
+
+def minify_css(css: str) -> str:
+    """``css`` without comments and without the whitespace CSS does not need."""
+    css = _CSS_COMMENT_OR_STRING.sub(lambda m: m.group(1) or "", css)
+    pieces = _CSS_STRING.split(css)
+    for index in range(0, len(pieces), 2):  # outside strings
+        squeezed = _CSS_SPACE.sub(lambda m: m.group(1) or m.group(2) or " ", pieces[index])
+        pieces[index] = squeezed.replace(";}", "}")
+    return "".join(pieces).strip()
+
+
+def strip_script(script: str) -> str:
+    """``script`` without its ``//`` comment lines, blank lines and indentation.
+
+    Line breaks stay where they are, so automatic semicolon insertion reads the script exactly
+    as written; only whitespace at the start of a line (never meaningful in JavaScript outside
+    template literals, which page.js does not use) is dropped.
+    """
+    lines = (line.strip() for line in script.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+@functools.lru_cache(maxsize=1)
+def page_assets() -> PageAssets:
+    """Read and check ``gatewayerrors/page/*`` once (the first time a renderer is built)."""
+    # Imported here, not at the top: `import gatewayerrors` need not pay for them (~3 ms).
+    from importlib import resources
+
+    from ._templates import PlaceholderTemplate
+
+    folder = resources.files(__package__) / "page"
+
+    def read(name: str) -> str:
+        return (folder / name).read_text("utf-8")
+
+    page = PlaceholderTemplate("page.html", read("page.html"), _PAGE_SLOTS)
+    source = read("parts.html")
+    pieces = _PART_MARKER.split(source)[1:]  # the header before the first marker is a comment
+    parts = {
+        name: PlaceholderTemplate(f"parts.html#{name}", text, _PART_SLOTS)
+        for name, text in zip(pieces[0::2], pieces[1::2], strict=True)
+    }
+    if set(parts) != _PART_NAMES:
+        raise RuntimeError(f"parts.html: expected parts {sorted(_PART_NAMES)}, got {sorted(parts)}")
+    css = minify_css(read("page.css"))
+    script = strip_script(read("page.js"))
+    # Both are inlined: neither may end its element early (HTML §4.12.1.3).
+    if "</style" in css.lower() or "</script" in script.lower() or "<!--" in script:
+        raise RuntimeError("page.css or page.js contains text that would end its element")
+    return PageAssets(page, parts, css, script)
+
+
+# The page's heading speaks to the person in the browser, who is rarely an engineer: what it
+# means for them, calmly and truthfully. The problem's title ("Upstream refused the
+# connection") stays as it is for machines and operators (JSON, XML, text, the log).
+_HEADINGS_BY_STATUS = {
+    400: "This request could not be completed",
+    403: "This request is not allowed",
+    500: "Something went wrong on our side",
+    502: "Something went wrong on our side",
+    503: "This service is taking a short break",
+    504: "This took too long",
+}
+_HEADINGS_BY_CODE = {
+    "maintenance": "We'll be back soon",
+    "upstream_overloaded": "This service is very busy right now",
+    "connection_limit_reached": "This service is very busy right now",
+}
+_DEFAULT_HEADING = "Something went wrong"
+
+
+def page_heading(kind: ErrorKind) -> str:
+    """The built-in page's heading for ``kind``: words for a person, not for an operator."""
+    found = _HEADINGS_BY_CODE.get(kind.code) or _HEADINGS_BY_STATUS.get(kind.status)
+    return found or _DEFAULT_HEADING
+
+
+def page_headings(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The heading per catalog code: ``overrides`` ``heading``, else its ``title``, else ours.
+
+    An overridden ``title`` was written by the app for its users (the pages showed it as the
+    heading before there was a ``heading``), so it stays the heading unless one is given.
+    """
+    headings = {}
+    for code, kind in catalog.items():
+        override = overrides.get(code, {})
+        heading = override.get("heading") or override.get("title") or page_heading(kind)
+        headings[code] = clean_text(heading)
+    return headings
 
 
 def auto_retry_delay(error: UpstreamFailure, method: str) -> int | None:
@@ -156,14 +225,26 @@ def script_json(data: bytes) -> str:
 
 
 def page_context(
-    error: UpstreamFailure, request: RequestInfo, *, type_base: str = "urn:gatewayerrors:"
+    error: UpstreamFailure,
+    request: RequestInfo,
+    *,
+    type_base: str = "urn:gatewayerrors:",
+    heading: str | None = None,
 ) -> PageContext:
-    """The template context for ``error`` answering ``request`` (see :class:`PageContext`)."""
+    """The template context for ``error`` answering ``request`` (see :class:`PageContext`).
+
+    ``heading`` is the page's heading; None gives the built-in one for the code (or the
+    error's title, when ``overrides`` changed it).
+    """
     delay = auto_retry_delay(error, request.method)
     problem = script_json(orjson.dumps(problem_members(error, type_base)))
+    if heading is None:
+        kind = error.kind
+        heading = error.title if error.title != kind.title else page_heading(kind)
     return PageContext(
         status=error.status,
         reason=reason_phrase(error.status),
+        heading=heading,
         title=error.title,
         detail=error.detail,
         hint=error.hint,
@@ -176,7 +257,8 @@ def page_context(
         method=request.method,
         upstream=error.upstream,
         upstream_status=error.received_status,
-        instance=error.instance,
+        # For people: the path decoded (the error holds the URI reference the bodies send).
+        instance=None if error.instance is None else unquote(error.instance, errors="replace"),
         debug=error.debug,
         problem_json=problem,
         problem_script=f'<script type="application/problem+json">{problem}</script>',
@@ -215,103 +297,99 @@ def _escape(text: str) -> bytes:
     return html.escape(text).encode("utf-8", "replace")
 
 
-def build_builtin_page(type_base: str) -> Callable[[UpstreamFailure, str], bytes]:
+def build_builtin_page(
+    type_base: str, overrides: Mapping[str, Mapping[str, str]] | None = None
+) -> Callable[[UpstreamFailure, str], bytes]:
     """The built-in page as ``render(error, method) -> bytes``, static parts prebuilt.
 
-    The page is assembled from bytes: the static parts (ASCII) are encoded once here, so a render
-    encodes only the short variable strings (encoding the whole 6 KB page costs ~7 µs as soon as
-    one character is not ASCII).
+    ``page/page.html`` is bound once per status (CSS, script, status, reason) and kept as one
+    ``bytes`` %-format (:meth:`PlaceholderTemplate.bytes_renderer`); a render escapes and
+    encodes only the short variable strings and fills the format in one call (encoding the
+    whole 6 KB page as text would cost ~7 µs as soon as one character is not ASCII).
     """
+    # Per code, encoded once: (heading, code, number).
+    by_code = {
+        code: (html.escape(heading).encode(), code.encode(), b"%d" % catalog[code].number)
+        for code, heading in page_headings(overrides or {}).items()
+    }
+    assets = page_assets()
+    page = assets.page.bind({"css": assets.css, "script": assets.script}, markup=_CODE_SLOTS)
+    parts = assets.parts
+    refresh = parts["refresh"].bytes_renderer(("seconds",))
+    countdown = parts["countdown"].bytes_renderer(("who", "seconds", "auto", "duration"))
+    service = parts["service"].bytes_renderer(("upstream",))
+    request_id_row = parts["request_id"].bytes_renderer(("request_id",))
+    debug_details = parts["debug"].bytes_renderer(("debug",))
+    unsafe_note = parts["unsafe_note"].bytes_renderer(())(())
+    retry_button = parts["retry_button"].bytes_renderer(())(())
+    request_id_note = parts["request_id_note"].bytes_renderer(())(())
     escape = _escaped_bytes_cache()
-    head = (
-        b'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        b'<meta name="viewport" content="width=device-width,initial-scale=1">\n'
-        b'<meta name="color-scheme" content="light dark">\n<meta name="robots" content="noindex">\n'
-        b"<title>"
-    )
-    style = f'<style>\n{_CSS}\n</style>\n<script type="application/problem+json">'.encode()
-    lead = b'</h1>\n<p class="lead">'
-    section = (
-        b'</p>\n<section class="do" aria-labelledby="do-h">\n'
-        b'<h2 id="do-h">What you can do</h2>\n<p>'
-    )
-    tail = f"</main>\n<script>\n{_SCRIPT}\n</script>\n</body>\n</html>\n".encode()
-    unsafe_note = _UNSAFE_NOTE.encode() + b"\n"
-    retry_button = b'<a class="btn" href="">Try again now</a>\n'
-    by_status: dict[int, tuple[bytes, bytes]] = {}
+    by_status: dict[int, Callable[[tuple[bytes, ...]], bytes]] = {}
 
-    def status_parts(status: int) -> tuple[bytes, bytes]:
+    def page_for_status(status: int) -> Callable[[tuple[bytes, ...]], bytes]:
         found = by_status.get(status)
         if found is None:
-            reason = html.escape(reason_phrase(status))
-            found = (
-                f" &#8211; {status} {reason}</title>\n".encode(),
-                (
-                    f'</script>\n</head>\n<body class="s{status}">\n<main>\n'
-                    f'<p class="eyebrow"><span class="badge">{status}</span>{reason}</p>\n<h1>'
-                ).encode(),
+            bound = page.bind({"status": status, "reason": reason_phrase(status)})
+            found = by_status[status] = bound.bytes_renderer(_PAGE_VALUES)
+        return found
+
+    # The countdown and no-script reload depend only on (Retry-After, delay): a few values per
+    # app (the default, maintenance's, an upstream's), so each is rendered once, up to a bound.
+    timing_cache: dict[tuple[int, int | None], tuple[bytes, bytes]] = {}
+
+    def timing(retry_after: int, delay: int | None) -> tuple[bytes, bytes]:
+        found = timing_cache.get((retry_after, delay))
+        if found is not None:
+            return found
+        seconds = retry_after if delay is None else delay
+        wait = countdown(
+            (
+                b"You can" if delay is None else b"This page will",
+                b"%d" % seconds,
+                b"" if delay is None else b" data-auto",
+                duration_text(seconds).encode(),
             )
-            by_status[status] = found
+        )
+        found = (b"" if delay is None else refresh((b"%d" % delay,)), wait)
+        if len(timing_cache) < 256:
+            timing_cache[retry_after, delay] = found
         return found
 
     def render(error: UpstreamFailure, method: str) -> bytes:
-        title_end, body_start = status_parts(error.status)
-        title = escape(error.title)
-        parts = [head, title, title_end]
-        delay = auto_retry_delay(error, method)
-        if delay is not None:
-            parts.append(b'<noscript><meta http-equiv="refresh" content="%d"></noscript>\n' % delay)
-        parts += [
-            style,
-            _script_safe(orjson.dumps(problem_members(error, type_base))),
-            body_start,
-            title,
-            lead,
-            escape(error.detail),
-            section,
-            escape(error.hint),
-            b"</p>\n",
-        ]
-        retry_after = error.retry_after
-        if retry_after is not None:
-            wait = retry_after if delay is None else delay
-            parts.append(
-                (
-                    f'<p id="retry">{"This page will" if delay is not None else "You can"} try '
-                    f'again in <strong id="count" data-seconds="{wait}"'
-                    f"{'' if delay is None else ' data-auto'}>{duration_text(wait)}</strong>.</p>\n"
-                    f'<div class="bar"><i style="animation-duration:{wait}s"></i></div>\n'
-                ).encode()
-            )
-        if method not in _SAFE_METHODS:
-            parts.append(unsafe_note)
-        elif error.kind.retryable:
-            parts.append(retry_button)
-        parts.append(b"</section>\n<dl>\n")
-        if error.upstream is not None:
-            parts += [b"<dt>Service</dt><dd>", _escape(error.upstream), b"</dd>\n"]
-        parts.append(
-            b"<dt>Error code</dt><dd><code>%s</code> (%d)</dd>\n"
-            % (error.kind.code.encode(), error.kind.number)
-        )
-        if error.request_id is not None:
-            parts += [
-                b'<dt>Request ID</dt><dd><code id="rid">',
-                _escape(error.request_id),
-                b'</code><button type="button" id="copy" hidden>Copy</button></dd>\n</dl>\n'
-                b'<p class="note">If you contact support, include the request ID: it lets them '
-                b"find exactly what happened.</p>\n",
-            ]
+        if error.retry_after is None:
+            reload = wait = b""
         else:
-            parts.append(b"</dl>\n")
-        if error.debug is not None:
-            parts += [
-                b"<details open><summary>Exception (debug mode)</summary><pre>",
-                _escape(error.debug),
-                b"</pre></details>\n",
-            ]
-        parts.append(tail)
-        return b"".join(parts)
+            reload, wait = timing(error.retry_after, auto_retry_delay(error, method))
+        kind = error.kind
+        found = by_code.get(kind.code)
+        heading, code, number = found or (
+            escape(page_heading(kind)),
+            kind.code.encode(),
+            b"%d" % kind.number,
+        )
+        if method not in _SAFE_METHODS:
+            action = unsafe_note
+        else:
+            action = retry_button if kind.retryable else b""
+        upstream, rid, debug = error.upstream, error.request_id, error.debug
+        # In the order of _PAGE_VALUES (a tuple: building a dict here cost more than the rest).
+        return page_for_status(error.status)(
+            (
+                heading,
+                reload,  # refresh
+                _script_safe(orjson.dumps(problem_members(error, type_base))),  # problem_json
+                escape(error.detail),  # detail
+                escape(error.hint),  # hint
+                wait,  # countdown
+                action,  # action
+                b"" if upstream is None else service((_escape(upstream),)),  # service
+                code,
+                number,
+                b"" if rid is None else request_id_row((_escape(rid),)),  # request_id
+                b"" if rid is None else request_id_note,  # request_id_note
+                b"" if debug is None else debug_details((_escape(debug),)),  # debug
+            )
+        )
 
     return render
 
@@ -323,7 +401,8 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
     str``, or a directory searched for ``<code>.html``, ``<status>.html``, then ``error.html``.
     Whatever a user template does, a failure is logged and the built-in page is sent instead.
     """
-    builtin = build_builtin_page(settings.type_base)
+    builtin = build_builtin_page(settings.type_base, settings.overrides)
+    headings = page_headings(settings.overrides)
     templates = settings.templates
     logger = logging.getLogger(settings.logger_name)
 
@@ -346,7 +425,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                     return page
                 raise TypeError(f"a template callable must return str, not {type(page).__name__}")
             except Exception:
-                logger.exception("gatewayerrors: template callable failed; using the built-in page")
+                logger.exception("template callable failed; using the built-in page")
             return builtin(error, request.method)
 
         return render_callable
@@ -359,12 +438,15 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
         template = directory.find(error.kind.code, error.status)
         if template is not None:
             try:
-                context = page_context(error, request, type_base=settings.type_base)
+                context = page_context(
+                    error,
+                    request,
+                    type_base=settings.type_base,
+                    heading=headings.get(error.kind.code),
+                )
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
-                logger.exception(
-                    "gatewayerrors: template %s failed; using the built-in page", template.name
-                )
+                logger.exception("template %s failed; using the built-in page", template.name)
         return builtin(error, request.method)
 
     return render_template

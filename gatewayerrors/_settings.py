@@ -20,7 +20,10 @@ from typing import Any, TypedDict
 
 from ._catalog import catalog
 from ._classify import Classifier
+from ._logstorm import LOG_TRACEBACKS
+from ._render import uri_reference
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
+from ._upstreams import normal_upstream_key
 
 __all__ = [
     "DEFAULT_MAINTENANCE_EXEMPT",
@@ -34,7 +37,10 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
-OVERRIDE_KEYS = ("title", "detail", "hint")
+_UPSTREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}")
+OVERRIDE_KEYS = ("title", "detail", "hint", "heading")
+# NUL, ESC, BEL...: never meant in a page or a terminal (CR is accepted; it becomes LF).
+_OVERRIDE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLES = ("problem", "twitter")
 """The built-in response styles (``style=`` also takes a callable)."""
 DEFAULT_MAINTENANCE_EXEMPT = ("/health", "/healthz", "/livez", "/readyz")
@@ -93,7 +99,9 @@ class Settings:
     classifier: Classifier | None = None
     """A :class:`Classifier` of your own; None uses the default one (``gatewayerrors.register``)."""
     type_base: str = "urn:gatewayerrors:"
-    """Prefix of the problem ``type`` member; the code is appended (point it at your docs)."""
+    """Prefix of the problem ``type`` member; the code is appended (point it at your docs).
+
+    A URI reference; characters a URI cannot hold (non-ASCII, spaces) are percent-encoded."""
     format_param: str | None = None
     """Query parameter that picks the format (``?format=xml``); off when None."""
     path_suffix: bool = False
@@ -106,7 +114,11 @@ class Settings:
     """Bind the request's id while the app runs, for ``gatewayerrors.client``'s outgoing-call
     hooks to send on (docs/chains.md); an error answer carries the same id."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per-code ``title`` / ``detail`` / ``hint`` text: ``{"maintenance": {"hint": "..."}}``."""
+    """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
+
+    ``heading`` is the HTML page's heading only (words for a person); the others apply to
+    every format.
+    """
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
@@ -128,6 +140,16 @@ class Settings:
     """Called as ``on_error(error, exception)`` after each translated error (may be async)."""
     logger_name: str = "gatewayerrors"
     """Logger that gets one record per translated error."""
+    log_tracebacks: str = "first"
+    """``"first"``: a traceback for the first failure of a kind in each ``log_window``, one
+    compact line per repeat; ``"always"``: a traceback on every record; ``"never"``: none."""
+    log_window: float = 60
+    """Seconds a failure's traceback stands for its repeats (see ``log_tracebacks``)."""
+    upstream_names: Mapping[str, str] = field(default_factory=dict)
+    """Names for upstream hosts, ``{"orders.internal:8080": "orders"}`` (host or host:port):
+    a named upstream appears in logs, ``on_error`` and the ``upstream`` member."""
+    retry_after_jitter: float = 0.0
+    """Spread every ``Retry-After`` up to this fraction above its value (0.2: +0-20%)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.service, str):  # any text: Proxy-Status makes it an sf-string
@@ -142,6 +164,13 @@ class Settings:
                 f"must be a gatewayerrors Classifier or None, not {_kind(self.classifier)}",
             )
         _check_text("type_base", self.type_base, empty=True)
+        # RFC 9457 §3.1.1: ``type`` is a URI reference; non-ASCII is percent-encoded here, once.
+        try:
+            type_base = uri_reference(self.type_base)
+            uri_reference(type_base + "upstream_error")  # with a code appended, still one
+        except ValueError as exc:
+            raise SettingsError("type_base", f"is {exc}") from None
+        object.__setattr__(self, "type_base", type_base)
         for name in ("format_param", "suppress_response_codes"):
             value = getattr(self, name)
             # "" is off, like None (a config file cannot always say None).
@@ -170,6 +199,9 @@ class Settings:
                 "on_error", f"must be a callable or None, not {_kind(self.on_error)}"
             )
         _check_text("logger_name", self.logger_name, empty=False)
+        _check_log_storm(self.log_tracebacks, self.log_window)
+        object.__setattr__(self, "upstream_names", _check_upstream_names(self.upstream_names))
+        _check_jitter(self.retry_after_jitter)
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -263,6 +295,11 @@ def _check_overrides(overrides: object) -> None:
             # Checked here so that no renderer can fail on it later (lone surrogates).
             if not isinstance(text, str) or not _encodable(text):
                 raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
+            if _OVERRIDE_CONTROL.search(text):
+                raise SettingsError(
+                    f"overrides[{code!r}][{key!r}]",
+                    "must not contain control characters (tab and newline are fine)",
+                )
 
 
 def _check_style(style: object) -> None:
@@ -298,6 +335,46 @@ def _check_paths(name: str, paths: object) -> tuple[str, ...]:
     return found
 
 
+def _check_log_storm(tracebacks: object, window: object) -> None:
+    if tracebacks not in LOG_TRACEBACKS:
+        choices = ", ".join(repr(mode) for mode in LOG_TRACEBACKS)
+        raise SettingsError("log_tracebacks", f"must be one of {choices}, not {tracebacks!r}")
+    if (
+        not isinstance(window, (int, float))
+        or isinstance(window, bool)
+        or not 0 < window < float("inf")
+    ):
+        raise SettingsError("log_window", f"must be a positive number of seconds, not {window!r}")
+
+
+def _check_upstream_names(names: object) -> dict[str, str]:
+    """The mapping with normalised keys (lower-case host, ``host`` or ``host:port``)."""
+    if not isinstance(names, Mapping):
+        raise SettingsError("upstream_names", f"must be a mapping, not {_kind(names)}")
+    checked: dict[str, str] = {}
+    for key, name in names.items():
+        normal = normal_upstream_key(key)
+        if normal is None:
+            raise SettingsError(
+                "upstream_names",
+                f"has a key that is not a host or host:port: {key!r}",
+            )
+        # The name is sent to clients (the ``upstream`` member) and logged: plain printable
+        # text only, so that no renderer or log line can be broken by it.
+        if not isinstance(name, str) or not _UPSTREAM_NAME.fullmatch(name):
+            raise SettingsError(
+                f"upstream_names[{key!r}]",
+                f"must be a short printable name (letters, digits, ' ._:/-'), not {name!r}",
+            )
+        checked[normal] = name
+    return checked
+
+
+def _check_jitter(jitter: object) -> None:
+    if not isinstance(jitter, (int, float)) or isinstance(jitter, bool) or not 0 <= jitter <= 1:
+        raise SettingsError("retry_after_jitter", f"must be a fraction from 0 to 1, not {jitter!r}")
+
+
 class SettingsOptions(TypedDict, total=False):
     """The :class:`Settings` fields as keyword arguments, for typing an adapter's ``**options``.
 
@@ -328,3 +405,7 @@ class SettingsOptions(TypedDict, total=False):
     maintenance_retry_after: int
     on_error: OnError | None
     logger_name: str
+    log_tracebacks: str
+    log_window: float
+    upstream_names: Mapping[str, str]
+    retry_after_jitter: float

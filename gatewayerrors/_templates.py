@@ -11,17 +11,25 @@ filters) is reported at startup and the built-in page is used in its place.
 
 from __future__ import annotations
 
+import copy
 import html
 import logging
+import operator
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from ._types import PageContext
 
-__all__ = ["MARKUP_KEYS", "PageTemplate", "TemplateDirectory", "jinja_available"]
+__all__ = [
+    "MARKUP_KEYS",
+    "PageTemplate",
+    "PlaceholderTemplate",
+    "TemplateDirectory",
+    "jinja_available",
+]
 
 MARKUP_KEYS = frozenset({"problem_json", "problem_script", "refresh_meta"})
 """Context values that are markup already and are inserted without escaping."""
@@ -64,8 +72,14 @@ class _BrokenTemplate:
         raise RuntimeError(f"template {self.name} could not be loaded: {self.reason}")
 
 
-class _PlaceholderTemplate:
-    """``{{ name }}`` substitution with every value HTML-escaped (except :data:`MARKUP_KEYS`)."""
+class PlaceholderTemplate:
+    """``{{ name }}`` substitution with every value HTML-escaped (except :data:`MARKUP_KEYS`).
+
+    The one engine for templates without Jinja2: users' template files and the built-in page
+    (``gatewayerrors/page/*.html``) are parsed and checked here alike. The built-in page also
+    uses :meth:`bind` (fill the constant placeholders once) and :meth:`bytes_renderer` (fill the
+    rest with escaped bytes, one C-level call over pre-encoded text).
+    """
 
     def __init__(self, name: str, source: str, known: frozenset[str]) -> None:
         self.name = name
@@ -81,8 +95,15 @@ class _PlaceholderTemplate:
         unknown = sorted(set(self._keys) - known)
         if unknown:
             raise ValueError(f"unknown placeholders {unknown}")
+        self._known = known
 
-    def render(self, context: PageContext) -> str:
+    @property
+    def keys(self) -> frozenset[str]:
+        """The names of the placeholders still to fill."""
+        return frozenset(self._keys)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """The text with every placeholder filled from ``context``."""
         values: Mapping[str, Any] = context
         literals = self._literals
         out = [literals[0]]
@@ -91,6 +112,51 @@ class _PlaceholderTemplate:
             out.append(value if key in MARKUP_KEYS else html.escape(value))
             out.append(literals[index])
         return "".join(out)
+
+    def bind(
+        self, values: Mapping[str, object], *, markup: frozenset[str] = MARKUP_KEYS
+    ) -> PlaceholderTemplate:
+        """A template with the placeholders named in ``values`` filled now, the others kept.
+
+        Values are escaped as :meth:`render` does, except the names in ``markup``.
+        """
+        literals, keys = [self._literals[0]], []
+        for index, key in enumerate(self._keys, 1):
+            literal = self._literals[index]
+            if key in values:
+                value = _text(values[key])
+                # Not parsed again: a bound value ("{" in CSS, say) is text, not template.
+                literals[-1] += (value if key in markup else html.escape(value)) + literal
+            else:
+                keys.append(key)
+                literals.append(literal)
+        bound = copy.copy(self)
+        bound._literals, bound._keys = literals, keys
+        return bound
+
+    def bytes_renderer(self, names: Sequence[str]) -> Callable[[tuple[bytes, ...]], bytes]:
+        """``render(values) -> bytes``: ``values[i]`` fills the placeholder ``names[i]``.
+
+        Values are bytes of markup (escaped already), given in the order of ``names``, which
+        may list more names than the template uses; the template may use each any number of
+        times and in any order. The literals are encoded once here, and a render is one
+        ``bytes % tuple``: C code from end to end (measured against a dict of values: ~0.5 µs
+        less for the built-in page, where building the dict was the largest cost).
+        """
+        missing = sorted(set(self._keys) - set(names))
+        if missing:
+            raise ValueError(f"{self.name}: no value for placeholders {missing}")
+        keys = self._keys
+        if not keys:
+            constant = self._literals[0].encode()
+            return lambda values: constant
+        format_ = "%s".join(literal.replace("%", "%%") for literal in self._literals).encode()
+        positions = [list(names).index(key) for key in keys]
+        if len(positions) == 1:
+            (position,) = positions
+            return lambda values: format_ % (values[position],)
+        get = operator.itemgetter(*positions)
+        return lambda values: format_ % get(values)
 
 
 class _JinjaTemplate:
@@ -136,8 +202,7 @@ class TemplateDirectory:
                 self._templates[name] = load(name, file)
             except Exception as exc:
                 logger.error(
-                    "gatewayerrors: template %s could not be loaded (%s); "
-                    "the built-in page is used in its place",
+                    "template %s could not be loaded (%s); the built-in page is used in its place",
                     file,
                     exc,
                 )
@@ -163,7 +228,7 @@ class TemplateDirectory:
         known = frozenset(PageContext.__annotations__)
 
         def load(name: str, file: Path) -> PageTemplate:
-            return _PlaceholderTemplate(name, file.read_text("utf-8"), known)
+            return PlaceholderTemplate(name, file.read_text("utf-8"), known)
 
         return load
 

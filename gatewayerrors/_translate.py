@@ -7,13 +7,14 @@ returns None: not an upstream failure). Everything constant is computed once, in
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
 import re
 from collections.abc import Callable
 from contextvars import Token
-from random import getrandbits
+from random import getrandbits, random
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -23,13 +24,22 @@ from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
+from ._logstorm import LogStorm, failure_signature, log_level
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
-from ._render import reason_phrase, render_problem_json, render_problem_xml, render_text
+from ._render import (
+    clean_text,
+    instance_path,
+    reason_phrase,
+    render_problem_json,
+    render_problem_xml,
+    render_text,
+)
 from ._request_context import bind_request_id, bound_request_id
 from ._settings import Settings, SettingsOptions, resolve_settings
 from ._styles import build_style
 from ._types import ErrorResponse, RequestInfo
+from ._upstreams import UpstreamNames
 
 __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
@@ -49,7 +59,9 @@ _PARAM_FORMATS = {
 _FALSE = ("", "0", "false", "no", "off")
 _new_failure = _new_response = tuple.__new__
 _MAX_DEBUG = 1000
-_DEBUG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "scheme://user:password@" and the values of "?name=value&..." in debug text.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]*@")
+_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>#]+=)[^&\s'\"<>#()]*")
 
 
 class _CodeText(NamedTuple):
@@ -88,8 +100,10 @@ def _debug_text(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
     # Control characters (terminal escapes, NUL) have no place in a body, even in debug.
-    text = _DEBUG_CONTROL.sub("", text[:_MAX_DEBUG])
-    return text.encode("utf-8", "replace").decode("utf-8")
+    text = clean_text(text[:_MAX_DEBUG])
+    # Client messages quote the URL they called: its password and API keys must not reach a
+    # body or Proxy-Status (which proxies and CDNs log), even in debug.
+    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 def _safe_text(value: str) -> str:
@@ -121,6 +135,10 @@ class Translator:
         self._html = build_html_renderer(settings)
         self._exempt_paths = settings.exempt_paths
         self.maintenance_check = self._build_maintenance_check()
+        self._jitter = settings.retry_after_jitter
+        self._upstream_names = UpstreamNames(settings.upstream_names) or None
+        self._storm = LogStorm(settings.log_tracebacks, settings.log_window)
+        self._log_levels = {code: log_level(kind) for code, kind in catalog.items()}
 
     @classmethod
     def for_adapter(
@@ -158,9 +176,9 @@ class Translator:
             status = proxy_status(self.settings.service, kind.code)
         return _CodeText(
             kind,
-            override.get("title", kind.title),
-            override.get("detail", kind.description),
-            override.get("hint", kind.hint),
+            clean_text(override.get("title", kind.title)),
+            clean_text(override.get("detail", kind.description)),
+            clean_text(override.get("hint", kind.hint)),
             status,
         )
 
@@ -198,6 +216,10 @@ class Translator:
             retry_after = min(retry_after, self._max_retry)
         elif status == 503:
             retry_after = self._default_retry
+        if self._jitter and retry_after:
+            # Upward only: earlier than the upstream, breaker or window said would be wasted.
+            spread = round(random() * retry_after * self._jitter)
+            retry_after = min(retry_after + spread, self._max_retry)
         request_id = request.request_id
         if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
             request_id = None
@@ -206,12 +228,14 @@ class Translator:
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
-        detail = text.detail if evidence.detail is None else _safe_text(evidence.detail)
-        upstream = None if evidence.upstream is None else _safe_text(evidence.upstream)
+        detail = text.detail if evidence.detail is None else clean_text(evidence.detail)
+        upstream = evidence.upstream
+        if upstream is not None:
+            upstream = clean_text(upstream)
+        elif self._upstream_names is not None and exc is not None:
+            upstream = self._upstream_names.name_for(exc)
         debug = _debug_text(exc) if self._debug and exc is not None else None
-        instance = request.path or None
-        if instance is not None and not instance.isascii():
-            instance = _safe_text(instance)
+        instance = instance_path(request.path, request.raw_path) if request.path else None
         # tuple.__new__ skips NamedTuple's Python-level __new__: this runs on every error.
         return _new_failure(
             UpstreamFailure,
@@ -239,14 +263,14 @@ class Translator:
         try:
             evidence = self.classifier.classify(exc)
         except Exception:
-            self.logger.exception("gatewayerrors: classifier failed; treating as not mine")
+            self._log_failure("classifier failed; treating as not mine")
             return None
         if evidence is None:
             return None
         try:
             error = self.failure(evidence, request, exc)
         except Exception:
-            self.logger.exception("gatewayerrors: could not build the error value")
+            self._log_failure("could not build the error value")
             error = self._fallback_error(evidence.code)
         return self.respond(error, request)
 
@@ -275,7 +299,7 @@ class Translator:
         try:
             return bool(check())
         except Exception:
-            self.logger.exception("gatewayerrors: maintenance check failed; assuming off")
+            self._log_failure("maintenance check failed; assuming off")
             return False
 
     def maintenance_answer(self, describe: Callable[[], RequestInfo]) -> ErrorResponse | None:
@@ -332,7 +356,7 @@ class Translator:
             content_type, body = self._render(error, fmt, request)
             return self._complete(error, request, content_type, body)
         except Exception:
-            self.logger.exception("gatewayerrors: rendering failed; sending a minimal response")
+            self._log_failure("rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
@@ -425,32 +449,121 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """One log record for a translated error, with the exception for the traceback.
+        """The log record(s) for a translated error, as the log-storm policy decides.
 
-        ``response_started``: the app had already started its own response, so this error
-        could not be sent and the adapter let the server abort the connection.
+        The first failure of its kind in ``log_window`` carries the exception (so the handler
+        formats its traceback); repeats are one compact line each; a closed window is summed up
+        in one line. ``response_started``: the app had already started its own response, so
+        this error could not be sent and the adapter let the server abort the connection.
         """
-        if not self.logger.isEnabledFor(logging.ERROR):
-            return  # apps that silence this logger for on_error skip building the record
         error = response.error
-        self.logger.error(
-            "upstream failure after the response started (connection aborted): "
-            "%s %s upstream=%s request_id=%s"
-            if response_started
-            else "upstream failure: %s %s upstream=%s request_id=%s",
+        try:
+            self._log_records(error, exc, response_started)
+        except Exception:
+            # The exception's own code runs while its traceback is formatted (__str__,
+            # __getattr__ for __notes__): if it raises, log what we know, without it.
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_records(
+        self, error: UpstreamFailure, exc: BaseException | None, response_started: bool
+    ) -> None:
+        code = error.kind.code
+        level = logging.ERROR if response_started else self._log_levels.get(code, logging.ERROR)
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return  # apps that silence this logger for on_error skip building the record
+        storm = self._storm
+        try:
+            signature = failure_signature(code, error.upstream, response_started, exc)
+        except Exception:  # a hostile exception object: group it by what we know
+            signature = (code, error.upstream, response_started)
+        decision = storm.decide(
+            signature,
+            code,
             error.status,
-            error.kind.code,
+            error.upstream,
+            level,
+        )
+        for summary in decision.summaries:
+            logger.log(
+                summary.level,
+                "upstream failures: %s %s upstream=%s x %s in the last %g s "
+                "(traceback logged for the first)",
+                summary.status,
+                summary.code,
+                summary.upstream or "-",
+                f"{summary.failures:,}",
+                summary.seconds,
+                extra={
+                    "gatewayerrors_code": summary.code,
+                    "gatewayerrors_status": summary.status,
+                    "gatewayerrors_upstream": summary.upstream,
+                    "gatewayerrors_summary_count": summary.failures,
+                    "gatewayerrors_summary_seconds": summary.seconds,
+                },
+            )
+        repeats = decision.repeats
+        if repeats:
+            message = (
+                "upstream failure after the response started (connection aborted; repeat %d "
+                "in %g s): %s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure (repeat %d in %g s): %s %s upstream=%s request_id=%s"
+            )
+            args: tuple[object, ...] = (repeats, storm.window)
+        else:
+            message = (
+                "upstream failure after the response started (connection aborted): "
+                "%s %s upstream=%s request_id=%s"
+                if response_started
+                else "upstream failure: %s %s upstream=%s request_id=%s"
+            )
+            args = ()
+        logger.log(
+            level,
+            message,
+            *args,
+            error.status,
+            code,
             error.upstream or "-",
             error.request_id or "-",
-            exc_info=exc,
+            exc_info=exc if decision.traceback else None,
             extra={
-                "gatewayerrors_code": error.kind.code,
+                "gatewayerrors_code": code,
                 "gatewayerrors_status": error.status,
                 "gatewayerrors_upstream": error.upstream,
                 "gatewayerrors_request_id": error.request_id,
                 "gatewayerrors_response_started": response_started,
+                "gatewayerrors_repeats": repeats,
             },
         )
+
+    def _guarded_log(
+        self, response: ErrorResponse, exc: BaseException | None, response_started: bool
+    ) -> None:
+        try:
+            self.log(response, exc, response_started=response_started)
+        except Exception:  # a subclass's log(), or a handler that fails
+            error = response.error
+            self._log_minimal(error.status, error.kind.code, error.request_id)
+
+    def _log_failure(self, message: str) -> None:
+        """Log our own failure with its traceback, or without it if that fails. Never raises."""
+        try:
+            self.logger.exception(message)
+        except Exception:  # its traceback chains to the exception being answered
+            with contextlib.suppress(Exception):
+                self.logger.error("%s (the traceback could not be logged)", message)
+
+    def _log_minimal(self, status: object, code: object, request_id: object) -> None:
+        """A log line that runs no code of the exception's; never raises."""
+        with contextlib.suppress(Exception):  # a broken handler: still never raise
+            self.logger.error(
+                "upstream failure: %s %s request_id=%s (the exception could not be logged)",
+                status,
+                code,
+                request_id or "-",
+            )
 
     def report(
         self,
@@ -459,8 +572,11 @@ class Translator:
         *,
         response_started: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`)."""
-        self.log(response, exc, response_started=response_started)
+        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+
+        Never raises: a failing log or hook is logged (or dropped), not raised.
+        """
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -470,9 +586,9 @@ class Translator:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                self.logger.warning("gatewayerrors: async on_error hook ignored in a sync app")
+                self.logger.warning("async on_error hook ignored in a sync app")
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")
 
     async def areport(
         self,
@@ -482,7 +598,7 @@ class Translator:
         response_started: bool = False,
     ) -> None:
         """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
-        self.log(response, exc, response_started=response_started)
+        self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
             return
@@ -491,4 +607,4 @@ class Translator:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self.logger.exception("gatewayerrors: on_error hook failed")
+            self._log_failure("on_error hook failed")

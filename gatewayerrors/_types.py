@@ -47,6 +47,9 @@ class RequestInfo(NamedTuple):
     """The incoming request-id header's value, if any (validated before use)."""
     native: Any = None
     """The framework's own request object (scope, environ, request), for user callables."""
+    raw_path: str | None = None
+    """The path as the client sent it (percent-encoded, no query), when the server gives it
+    (ASGI ``raw_path``, WSGI ``REQUEST_URI``): what makes ``instance`` exact."""
 
 
 class ErrorResponse(NamedTuple):
@@ -69,8 +72,11 @@ class PageContext(TypedDict):
     """The HTTP status (502, 503, 504, ...)."""
     reason: str
     """Its reason phrase ("Bad Gateway")."""
+    heading: str
+    """The page's heading, words for a person ("Something went wrong on our side"); the
+    ``overrides`` ``heading``, else an overridden ``title``, else the built-in one."""
     title: str
-    """The code's short title (``overrides`` apply)."""
+    """The code's short title, for machines and operators (``overrides`` apply)."""
     detail: str
     """What happened, in one plain sentence (``overrides`` apply)."""
     hint: str

@@ -73,6 +73,14 @@ def _encode_headers(
     return encoded
 
 
+def raw_path(scope: Scope) -> str | None:
+    """The path as the client sent it (ASGI's optional ``raw_path``, without a query), or None."""
+    raw = scope.get("raw_path")
+    if not isinstance(raw, (bytes, bytearray)) or not raw:
+        return None
+    return bytes(raw).partition(b"?")[0].decode("latin-1")
+
+
 class GatewayErrorsMiddleware:
     """Answers upstream failures raised by an ASGI app as correct gateway errors.
 
@@ -182,6 +190,7 @@ class GatewayErrorsMiddleware:
                 accept,
                 request_id,
                 scope,
+                raw_path(scope),
             )
         except Exception:  # not even a mapping
             return RequestInfo(native=scope)

@@ -17,12 +17,12 @@ it: use :mod:`gatewayerrors.flask` or :mod:`gatewayerrors.django` there.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ._render import reason_phrase
 from ._request_context import reset_request_id
@@ -52,12 +52,7 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
         native = environ
     try:
         get = environ.get
-        path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
-        if not path.isascii():
-            # PEP 3333 hands the path over as latin-1; clients send UTF-8 (ASGI decodes it so).
-            # A server that decoded UTF-8 itself already gave the right text.
-            with contextlib.suppress(UnicodeEncodeError):
-                path = path.encode("latin-1").decode("utf-8", "replace")
+        path, raw_path = request_path(environ)
         accept = get("HTTP_ACCEPT")
         request_id = get(request_id_key)
         return RequestInfo(
@@ -67,9 +62,47 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             native,
+            raw_path,
         )
     except Exception:  # not even a mapping
         return RequestInfo(native=native)
+
+
+# RFC 3986 pchar and "/" without "%": what quote() may leave as it is in a path.
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def request_path(environ: WSGIEnvironment) -> tuple[str, str | None]:
+    """The decoded path and the path as sent (for ``instance``) of a WSGI request.
+
+    The decoded path is ``SCRIPT_NAME + PATH_INFO`` re-decoded as UTF-8 (PEP 3333 hands it
+    over as latin-1; clients send UTF-8, and ASGI decodes it so). The path as sent is
+    ``REQUEST_URI`` or ``RAW_URI`` without its query (waitress, gunicorn, uWSGI, Werkzeug set
+    one), else the PEP 3333 bytes percent-encoded again: exact for every byte, ``%`` included.
+    """
+    get = environ.get
+    path = _text(get("SCRIPT_NAME")) + _text(get("PATH_INFO"))
+    try:
+        path_bytes = path.encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded UTF-8 itself already gave the text
+        path_bytes = None
+    raw_path = sent_path(environ)
+    if raw_path is None and path_bytes is not None:
+        raw_path = quote(path_bytes, safe=_PATH_SAFE)
+    if path_bytes is not None and not path.isascii():
+        path = path_bytes.decode("utf-8", "replace")
+    return path, raw_path
+
+
+def sent_path(environ: WSGIEnvironment) -> str | None:
+    """The path of ``REQUEST_URI`` or ``RAW_URI`` (no query), when the server sets one."""
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(uri, str) or not uri:
+        return None
+    uri = uri.partition("?")[0].partition("#")[0]
+    if not uri.startswith("/") and "://" in uri:  # absolute-form (a proxy request)
+        uri = "/" + uri.partition("://")[2].partition("/")[2]
+    return uri
 
 
 def _text(value: object) -> str:
@@ -128,10 +161,16 @@ class GatewayErrorsWSGIMiddleware:
             bound = self.translator_for(environ).bind_request_id(
                 incoming if isinstance(incoming, str) else None
             )
+        # The app's status and headers are held until its body's first chunk: until then
+        # nothing went to the server, so an error is answered with a plain first call of the
+        # server's start_response. PEP 3333 asks for exc_info only once a status went to the
+        # server, and Werkzeug's test client (so Flask's test_client) re-raises whenever
+        # exc_info is given.
+        start = _HeldStart(start_response)
         try:
-            body = self.app(environ, start_response)
+            body = self.app(environ, start)
         except Exception as exc:
-            answer = self._answer(exc, environ, start_response)
+            answer = self._answer(exc, environ, start)
             if answer is None:
                 raise  # not an upstream failure: not ours
             return answer
@@ -140,29 +179,34 @@ class GatewayErrorsWSGIMiddleware:
                 reset_request_id(bound)
         body_type = type(body)
         if body_type is list or body_type is tuple:
-            return body  # cannot fail while iterated: the common case costs nothing
+            start.forward()  # cannot fail while iterated: the server gets the status now
+            return body
         if body_type is GeneratorType:
             # A generator needs no close() before it starts: a generator guards it, at a third
             # of the cost of a class instance (measured, CPython 3.11).
-            return _guarded(body, self, environ, start_response, body.close)  # type: ignore[attr-defined]
+            return _guarded(body, self, environ, start, body.close)  # type: ignore[attr-defined]
         if body_type is environ.get("wsgi.file_wrapper"):
+            start.forward()
             return body  # keep the server's sendfile path
-        return _GuardedBody(body, self, environ, start_response)
+        return _GuardedBody(body, self, environ, start)
 
     def translator_for(self, environ: WSGIEnvironment) -> Translator:
         """The translator for this request (a subclass may pick one per request)."""
         return self.translator
 
     def _answer(
-        self, exc: Exception, environ: WSGIEnvironment, start_response: StartResponse
+        self,
+        exc: Exception,
+        environ: WSGIEnvironment,
+        start: _HeldStart,
     ) -> list[bytes] | None:
-        """The error body for ``exc`` after restarting the response, or None: not ours."""
+        """The error body for ``exc`` after (re)starting the response, or None: not ours."""
         translator = self.translator_for(environ)
         response = translator.translate(exc, request_info(environ, self._request_id_key))
         if response is None:
             return None
         try:
-            self._start(response, start_response, sys.exc_info())  # called in an except block
+            start.restart(status_line(response.status), response.headers)
         except Exception:
             # PEP 3333: the server re-raises when the headers already went out (the app used
             # write()): the failure is one after the start, the server aborts the connection.
@@ -185,14 +229,8 @@ class GatewayErrorsWSGIMiddleware:
         with self._count_lock:  # server worker threads share the middleware
             self.failures_after_start += 1
 
-    def _start(
-        self,
-        response: ErrorResponse,
-        start_response: StartResponse,
-        exc_info: OptExcInfo | None = None,
-    ) -> None:
-        # With exc_info the server replaces headers not yet sent, or re-raises if they were.
-        start_response(status_line(response.status), response.headers, exc_info)
+    def _start(self, response: ErrorResponse, start_response: StartResponse) -> None:
+        start_response(status_line(response.status), response.headers)
 
     def _maintenance(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -206,24 +244,83 @@ class GatewayErrorsWSGIMiddleware:
         return [response.body]
 
 
+class _HeldStart:
+    """The ``start_response`` the app gets: it holds the app's status and headers until the
+    middleware hands them to the server's (at the body's first chunk, or when the app uses
+    ``write()``), so that a failure before then can start the response afresh.
+
+    An object with slots, not closures: as cheap per request (~0.3 µs, measured, CPython
+    3.11), with the type annotations paid once, not at each request.
+    """
+
+    __slots__ = ("_held", "_server_write", "_start_response", "forwarded")
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self._start_response = start_response
+        self._held: tuple[str, list[tuple[str, str]]] | None = None
+        self._server_write: Callable[[bytes], object] | None = None
+        self.forwarded = False
+        """Whether the server's ``start_response`` was called (its status is then the one)."""
+
+    def __call__(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: OptExcInfo | None = None,
+    ) -> Callable[[bytes], object]:
+        if self.forwarded:
+            # The server has a status: it replaces it, or re-raises if its headers are out.
+            self._server_write = self._start_response(status, headers, exc_info)
+        elif exc_info is None and self._held is not None:
+            raise AssertionError("start_response called a second time without exc_info")
+        else:
+            self._held = (status, headers)  # with exc_info: nothing was sent, replace
+        return self.write
+
+    def forward(self) -> None:
+        """Hand the app's held status and headers to the server (once)."""
+        if self._held is not None and not self.forwarded:
+            self.forwarded = True
+            self._server_write = self._start_response(*self._held)
+
+    def write(self, data: bytes) -> object:
+        """PEP 3333's ``write()`` for the apps that use it: the status goes to the server first."""
+        self.forward()
+        if self._server_write is None:
+            raise AssertionError("write() before start_response()")
+        return self._server_write(data)
+
+    def restart(self, status: str, headers: list[tuple[str, str]]) -> None:
+        """Start our response instead of the app's: the server's first ``start_response`` while
+        it has no status; else (PEP 3333) again with ``exc_info``, on which the server replaces
+        its status, or re-raises if its headers already went out."""
+        if self.forwarded:
+            self._start_response(status, headers, sys.exc_info())  # called in an except block
+        else:
+            self.forwarded = True
+            self._start_response(status, headers)
+
+
 def _guarded(
     body: Iterable[bytes],
     middleware: GatewayErrorsWSGIMiddleware,
     environ: WSGIEnvironment,
-    start_response: StartResponse,
+    start: _HeldStart,
     close: Callable[[], object] | None = None,
 ) -> Iterator[bytes]:
     """``body``'s chunks; a failure before the first non-empty one is answered instead."""
     try:
         chunks = iter(body)
         for chunk in chunks:
+            start.forward()  # the server needs the status with any chunk, even empty
             yield chunk
             if chunk:
                 break  # the server sends headers with the first non-empty chunk
         else:
+            start.forward()  # an empty body still has a status
             return
     except Exception as exc:
-        answer = middleware._answer(exc, environ, start_response)
+        answer = middleware._answer(exc, environ, start)
         if answer is None:
             raise
     else:
@@ -247,22 +344,22 @@ class _GuardedBody:
     even when the server never starts iterating.
     """
 
-    __slots__ = ("_body", "_environ", "_middleware", "_start_response")
+    __slots__ = ("_body", "_environ", "_middleware", "_start")
 
     def __init__(
         self,
         body: Iterable[bytes],
         middleware: GatewayErrorsWSGIMiddleware,
         environ: WSGIEnvironment,
-        start_response: StartResponse,
+        start: _HeldStart,
     ) -> None:
         self._body = body
         self._middleware = middleware
         self._environ = environ
-        self._start_response = start_response
+        self._start = start
 
     def __iter__(self) -> Iterator[bytes]:
-        return _guarded(self._body, self._middleware, self._environ, self._start_response)
+        return _guarded(self._body, self._middleware, self._environ, self._start)
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)

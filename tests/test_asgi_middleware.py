@@ -190,7 +190,9 @@ def test_request_info_is_built_from_the_scope() -> None:
     )
     run(GatewayErrorsMiddleware(raising(refused()), style=style), scope)
     [request] = seen
-    assert request == gatewayerrors.core.RequestInfo("GET", "/p", "a=1", "text/html", "abc", scope)
+    assert request == gatewayerrors.core.RequestInfo(
+        "GET", "/p", "a=1", "text/html", "abc", scope, raw_path="/p"
+    )
 
 
 def test_a_custom_styles_non_latin1_header_does_not_break_the_answer() -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gatewayerrors
 import gatewayerrors.core
@@ -455,3 +457,21 @@ def test_an_upstream_504_passes_its_retry_after_on() -> None:
         120,
         504,
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40)))
+def test_parse_retry_after_never_raises(value: str | bytes) -> None:
+    """Any header value, text or raw bytes: seconds (>= 0) or None, never an exception."""
+    seconds = parse_retry_after(value)
+    assert seconds is None or (isinstance(seconds, int) and seconds >= 0)
+
+
+@pytest.mark.parametrize("value", ["²", "12³", "٣", "\uff11\uff12", b"\xb2", b"1\xb9", "²" * 20])
+def test_digits_of_other_scripts_are_unreadable(value: str | bytes) -> None:
+    # delay-seconds is ASCII DIGIT (RFC 9110 §10.2.3); str.isdigit() accepts far more.
+    assert parse_retry_after(value) is None
+
+
+def test_ascii_delay_seconds_still_read() -> None:
+    assert [parse_retry_after(v) for v in ("0", " 7 ", b"120", "0042")] == [0, 7, 120, 42]

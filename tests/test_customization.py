@@ -25,7 +25,7 @@ from gatewayerrors import (
     UpstreamFailure,
     catalog,
 )
-from gatewayerrors._pages import PageContext, page_context
+from gatewayerrors._pages import PageContext, page_context, page_heading
 from gatewayerrors._templates import TemplateDirectory
 from gatewayerrors.core import Format, RequestInfo, Translator
 
@@ -133,7 +133,7 @@ def test_twitter_style_envelopes() -> None:
     # People still get the page; headers are the same as with problem details.
     page = refused(translator, HTML)
     assert page.headers[0] == ("content-type", "text/html; charset=utf-8")
-    assert parse_page(page.body).find("h1").text() == catalog["connection_refused"].title
+    assert parse_page(page.body).find("h1").text() == page_heading(catalog["connection_refused"])
     assert as_json.status == 502
     assert dict(as_json.headers)["proxy-status"] == "app; error=connection_refused"
 
@@ -303,7 +303,7 @@ def test_maintenance_page_counts_down_and_reloads_only_safe_requests() -> None:
     get = translator.maintenance_response(request(HTML))
     assert get is not None
     page = parse_page(get.body)
-    assert page.find("h1").text() == "Down for maintenance"
+    assert page.find("h1").text() == "We'll be back soon"
     count = page.by_id("count")
     assert count is not None
     assert count.attrs["data-seconds"] == "120"
@@ -371,7 +371,7 @@ def test_lookup_order_code_then_status_then_error_then_builtin(tmp_path: Path) -
     fresh = Translator(templates=folder)
     page = parse_page(fresh.response_for("connection_refused", request(HTML)).body)
     assert page.by_id("which") is None
-    assert page.find("h1").text() == catalog["connection_refused"].title  # built-in
+    assert page.find("h1").text() == page_heading(catalog["connection_refused"])  # built-in
 
 
 def test_jinja_template_gets_an_escaped_context(tmp_path: Path) -> None:
@@ -450,7 +450,7 @@ def test_jinja_only_syntax_without_jinja2_falls_back(
         translator = Translator(templates=folder)
     assert "install Jinja2" in caplog.text
     page = parse_page(refused(translator, HTML).body)
-    assert page.find("h1").text() == catalog["connection_refused"].title
+    assert page.find("h1").text() == page_heading(catalog["connection_refused"])
 
 
 def test_a_template_that_needs_jinja2_is_reported_once_not_per_error(
@@ -489,7 +489,7 @@ def test_broken_jinja_template_falls_back_and_logs(
         response = refused(translator, HTML)
     assert response.status == 502
     page = parse_page(response.body)
-    assert page.find("h1").text() == catalog["connection_refused"].title
+    assert page.find("h1").text() == page_heading(catalog["connection_refused"])
     assert "502.html" in caplog.text
     assert "built-in page" in caplog.text
 
@@ -549,7 +549,9 @@ def test_failing_callable_template_falls_back_to_the_builtin_page(
     with caplog.at_level(logging.ERROR, logger="gatewayerrors"):
         response = refused(Translator(templates=template), HTML)
     assert response.status == 502
-    assert parse_page(response.body).find("h1").text() == catalog["connection_refused"].title
+    assert parse_page(response.body).find("h1").text() == page_heading(
+        catalog["connection_refused"]
+    )
     assert "template callable failed" in caplog.text
 
 

@@ -41,6 +41,7 @@ from gatewayerrors import (
     UpstreamFailure,
     catalog,
 )
+from gatewayerrors._pages import page_heading
 from gatewayerrors.core import Format, RequestInfo
 from gatewayerrors.flask import GatewayErrors
 
@@ -319,7 +320,7 @@ def test_page_embeds_the_problem_and_reloads_only_get(
     assert refused.status_code == 502
     assert refused.headers["content-type"] == "text/html; charset=utf-8"
     page = parse_page(refused.content)
-    assert page.find("h1").text() == catalog["connection_refused"].title
+    assert page.find("h1").text() == page_heading(catalog["connection_refused"])
     assert page.find("span", **{"class": "badge"}).text() == "502"
     assert page.by_id("rid").text() == REQUEST_ID  # type: ignore[union-attr]
     assert problem_script(page) == refused_json
@@ -405,7 +406,7 @@ def test_failing_template_falls_back_to_the_builtin_page(
         response = fetch(client, adapter, "/fault/refused", HTML)
     assert response.status_code == 502
     page = parse_page(response.content)
-    assert page.find("h1").text() == catalog["connection_refused"].title
+    assert page.find("h1").text() == page_heading(catalog["connection_refused"])
     assert page.by_id("rid").text() == REQUEST_ID  # type: ignore[union-attr]
     assert any("template 502.html failed" in r.getMessage() and r.exc_info for r in caplog.records)
 
@@ -445,7 +446,9 @@ def test_template_callable_gets_the_error_and_the_native_request(
     with adapter.configure(templates=broken):
         response = fetch(client, adapter, "/fault/refused", HTML)
     assert response.status_code == 502
-    assert parse_page(response.content).find("h1").text() == catalog["connection_refused"].title
+    assert parse_page(response.content).find("h1").text() == page_heading(
+        catalog["connection_refused"]
+    )
 
 
 # -- styles ----------------------------------------------------------------------------------
@@ -467,7 +470,7 @@ def test_twitter_style(adapter: Adapter, client: httpx.Client) -> None:
         ("error", {"code": str(kind.number)}, kind.description)
     ]
     # The style has no HTML form: the page stays the built-in one.
-    assert parse_page(as_html.content).find("h1").text() == kind.title
+    assert parse_page(as_html.content).find("h1").text() == page_heading(kind)
 
 
 def test_style_callable(adapter: Adapter, client: httpx.Client) -> None:
@@ -550,7 +553,7 @@ def assert_in_maintenance(client: httpx.Client, adapter: Adapter) -> None:
         assert response.json()["code"] == "maintenance"
         assert response.headers["x-request-id"] == REQUEST_ID
     page = parse_page(fetch(client, adapter, "/ok", HTML).content)
-    assert page.find("h1").text() == catalog["maintenance"].title
+    assert page.find("h1").text() == page_heading(catalog["maintenance"])
     assert [m.attrs["content"] for m in refresh_metas(page)] == ["300"]
     health = fetch(client, adapter, "/health")
     assert (health.status_code, health.text) == (200, "hello")

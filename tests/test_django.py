@@ -61,7 +61,12 @@ def configure_django() -> None:
             {
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "OPTIONS": {
-                    "loaders": [("django.template.loaders.locmem.Loader", {"502.html": PAGE})],
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"502.html": PAGE, "heading.html": "<h1>{{ heading }}</h1>"},
+                        )
+                    ],
                     "context_processors": ["django.template.context_processors.request"],
                 },
             }
@@ -292,7 +297,7 @@ def test_django_404_and_500_are_untouched(base_url: str) -> None:
     assert "<h1>Server Error (500)</h1>" in error.text  # Django's default 500 page
 
 
-def test_reported_as_django_reports_a_5xx(wsgi_url: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_signalled_and_logged_once(wsgi_url: str, caplog: pytest.LogCaptureFixture) -> None:
     from django.core.signals import got_request_exception
 
     signals: list[Any] = []
@@ -300,17 +305,24 @@ def test_reported_as_django_reports_a_5xx(wsgi_url: str, caplog: pytest.LogCaptu
     def receiver(sender: Any, request: Any, **extra: Any) -> None:
         signals.append(request.path)
 
+    from django.test import override_settings
+
     got_request_exception.connect(receiver)
     try:
-        with caplog.at_level(logging.ERROR):
+        # New settings, a new translator: this failure is the first of its kind, traceback and all.
+        with (
+            override_settings(GATEWAYERRORS={"service": "catalog"}),
+            caplog.at_level(logging.ERROR),
+        ):
             requests.get(f"{wsgi_url}/fault/refused", timeout=5)
     finally:
         got_request_exception.disconnect(receiver)
     assert signals == ["/fault/refused"]
-    django_records = [r for r in caplog.records if r.name == "django.request"]
-    assert [r.getMessage() for r in django_records] == ["Bad Gateway: /fault/refused"]
-    assert django_records[0].exc_info is not None
-    assert any(r.name == "gatewayerrors" for r in caplog.records)
+    # Logged once, by our logger (with the traceback): django.request does not repeat it.
+    assert not [r for r in caplog.records if r.name == "django.request"]
+    [record] = [r for r in caplog.records if r.name == "gatewayerrors"]
+    assert record.exc_info is not None
+    assert record.gatewayerrors_code == "connection_refused"  # type: ignore[attr-defined]
 
 
 def test_debug_adds_detail(wsgi_url: str) -> None:
@@ -497,6 +509,23 @@ def test_template_name_setting(wsgi_url: str) -> None:
     assert response.status_code == 502
     assert "<p id=code>connection_refused</p>" in response.text
     assert "<p id=path>/fault/refused</p>" in response.text
+
+
+def test_template_name_gets_the_heading_with_its_overrides(wsgi_url: str) -> None:
+    from django.test import override_settings
+
+    overrides = {"connection_refused": {"heading": "Payments are down"}}
+    with override_settings(GATEWAYERRORS={"template_name": "heading.html", "overrides": overrides}):
+        overridden = requests.get(
+            f"{wsgi_url}/fault/refused", headers={"Accept": "text/html"}, timeout=5
+        )
+    with override_settings(GATEWAYERRORS={"template_name": "heading.html"}):
+        builtin = requests.get(
+            f"{wsgi_url}/fault/refused", headers={"Accept": "text/html"}, timeout=5
+        )
+    assert overridden.status_code == builtin.status_code == 502
+    assert overridden.text == "<h1>Payments are down</h1>"
+    assert builtin.text == "<h1>Something went wrong on our side</h1>"
 
 
 # -- forward_request_id: one id across services -------------------------------------------------

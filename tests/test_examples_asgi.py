@@ -69,6 +69,8 @@ class Example:
             self.process.kill()
             code = self.process.wait()
         self._reader.join(5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         return code
 
 
@@ -125,3 +127,43 @@ def test_fastapi_example(run_example: Any, upstreams: Any) -> None:
     assert example.stop() == 0
     log = "".join(example.log)
     assert "upstream failure" in log  # the on_error hook's log line
+
+
+def wait_for_log(example: Any, needle: str, count: int) -> str:
+    """The example's log once ``needle`` appears ``count`` times (records follow responses)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log = "".join(example.log)
+        if log.count(needle) >= count:
+            return log
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} not logged {count} times:\n" + "".join(example.log))
+
+
+def test_breaker_example(run_example: Any, upstreams: Any) -> None:
+    example = run_example(
+        "breaker_app.py", ORDERS_URL=upstreams.refused_url, STOCK_URL=upstreams.reset_url
+    )
+    with httpx.Client(base_url=example.base, timeout=10) as client:
+        orders = [client.get("/orders/42") for _ in range(7)]
+        # Four refused calls, the fifth opens the circuit, then the circuit answers at once.
+        assert [r.status_code for r in orders] == [502] * 4 + [503] * 3
+        assert {r.json()["code"] for r in orders[:4]} == {"connection_refused"}
+        assert {r.json()["code"] for r in orders[4:]} == {"circuit_open"}
+        assert [r.json().get("upstream") for r in orders[:5]] == ["orders"] * 5
+        for response in orders[4:]:
+            # Seconds until aiobreaker allows a trial call (30), plus up to 10% jitter.
+            assert 25 <= int(response.headers["retry-after"]) <= 33
+        log = wait_for_log(example, "circuit_open", 3)
+        assert "Traceback" not in log.split("circuit_open", 1)[1]  # fail-fast: no traceback
+        assert "(repeat 3 in 60 s): 502 connection_refused upstream=orders" in log
+
+        stock = [client.get("/stock/42") for _ in range(6)]
+        assert [r.status_code for r in stock] == [502] * 4 + [503] * 2
+        assert {r.json()["code"] for r in stock[4:]} == {"circuit_open"}
+        assert stock[0].json()["upstream"] == "stock"
+        assert 25 <= int(stock[-1].headers["retry-after"]) <= 33
+        for response in orders + stock:
+            assert "127.0.0.1" not in response.text
+        assert client.get("/health").text == "ok"
+    assert example.stop() == 0

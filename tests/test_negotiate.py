@@ -90,11 +90,18 @@ def test_real_clients(client: str, accept: str | None, expected: Format) -> None
         # Specificity (RFC 9110 §12.5.1): the most specific range decides for a type.
         ("text/html;q=0.1, text/*", Format.TEXT),
         ("text/*;q=0.5, text/plain;q=0.1", Format.HTML),
-        ("text/*, */*;q=0.1", Format.HTML),
-        ("application/*;q=0.2, text/*;q=0.3", Format.HTML),
+        ("text/*, */*;q=0.1", Format.TEXT),
+        ("application/*;q=0.2, text/*;q=0.3", Format.TEXT),
         ("application/*", Format.JSON),
         # A range matches the type sent, never an alias: text/* must not get problem+xml.
-        ("text/*", Format.HTML),
+        # A text-only client (text/* and no text type named) gets plain text, not a page.
+        ("text/*", Format.TEXT),
+        ("text/*;q=0.8", Format.TEXT),
+        ("text/*, text/html", Format.HTML),
+        ("text/*, application/xhtml+xml", Format.HTML),
+        ("text/*;q=0.5, text/html;q=0.5", Format.HTML),
+        ("text/*;q=0.5, */*", Format.JSON),
+        ("text/*;q=0.9, application/json;q=0.5", Format.TEXT),
         # q=0 excludes.
         ("text/html;q=0, */*", Format.JSON),
         ("application/json;q=0, */*", Format.XML),
@@ -122,7 +129,7 @@ def test_real_clients(client: str, accept: str | None, expected: Format) -> None
         ("APPLICATION/JSON", Format.JSON),
         ("Text/HTML", Format.HTML),
         ("Application/Problem+XML", Format.XML),
-        ("TEXT/*", Format.HTML),
+        ("TEXT/*", Format.TEXT),
         # Whitespace.
         ("  text/plain  ,  ", Format.TEXT),
         ("\ttext/html\t;\tq=1", Format.HTML),

@@ -19,16 +19,19 @@ from hypothesis import strategies as st
 
 from gatewayerrors import GatewayError, catalog
 from gatewayerrors._pages import (
-    _CSS,
     AUTO_RETRY_MAX,
     AUTO_RETRY_MIN,
     build_builtin_page,
     duration_text,
+    page_assets,
+    page_context,
+    page_heading,
     script_json,
 )
 from gatewayerrors._render import uri_path
 from gatewayerrors.core import Evidence, RequestInfo, Translator
 
+_CSS = page_assets().css  # as served: minified from gatewayerrors/page/page.css
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr", "area", "base", "col"}
 PAGE_BUDGET = 7 * 1024
 REQUEST_ID = "req-1234abcd"
@@ -162,12 +165,12 @@ def test_page_has_landmarks_heading_and_text_for_people(code: str, status: int) 
         "width=device-width,initial-scale=1"
     )
     assert head.find("meta", name="color-scheme").attrs["content"] == "light dark"
-    assert kind.title in head.find("title").text()
+    assert page_heading(kind) in head.find("title").text()
     assert str(status) in head.find("title").text()
     main = page.find("main")
     assert main.parent is page.find("body")
     assert page.find("body").attrs["class"] == f"s{status}"
-    assert main.find("h1").text() == kind.title
+    assert main.find("h1").text() == page_heading(kind)
     assert len(page.find_all("h1")) == 1
     assert main.find("span", **{"class": "badge"}).text() == str(status)
     assert main.find("p", **{"class": "lead"}).text() == kind.description
@@ -334,7 +337,7 @@ def test_duration_text_matches_the_script() -> None:
     assert duration_text(60) == "1 min"
     assert duration_text(150) == "2 min 30 s"
     assert (
-        'n+(n==1?" second":" seconds")'
+        'n + (n == 1 ? " second" : " seconds")'
         in parse_page(page_for("maintenance")[0]).find_all("script")[1].text()
     )
 
@@ -472,9 +475,11 @@ def _xml_members(body: bytes) -> dict[str, str]:
 def test_hostile_text_is_escaped_in_html_xml_and_json(
     title: str, detail: str, hint: str, path: str, message: str
 ) -> None:
-    # Overrides are configuration (title/hint); detail comes from the app's own GatewayError;
-    # path and exception text come from outside.
-    title, hint = title or "t", hint or "h"
+    # Overrides are configuration (title/hint): control characters there fail at startup
+    # (tests/test_control_characters.py); detail comes from the app's own GatewayError; path
+    # and exception text come from outside.
+    title = re.sub("[\x00-\x1f\x7f-\x9f]", "", title) or "t"
+    hint = re.sub("[\x00-\x1f\x7f-\x9f]", "", hint) or "h"
     translator = Translator(
         debug=True, overrides={"connection_refused": {"title": title, "hint": hint}}
     )
@@ -524,3 +529,87 @@ def test_builtin_renderer_escapes_an_evidence_detail() -> None:
     page = parse_page(translator.respond(error, request).body)
     assert page.find("p", **{"class": "lead"}).text() == "<img src=x>"
     assert page.find_all("img") == []
+
+
+# -- headings for people ---------------------------------------------------------------------
+
+_JARGON = re.compile(r"(?i)upstream|gateway|tls|dns|proxy|connection|protocol|header|trailer")
+
+
+@pytest.mark.parametrize("code", list(catalog))
+def test_every_heading_speaks_to_a_person_and_the_title_stays_for_machines(code: str) -> None:
+    kind = catalog[code]
+    translator = Translator()
+    _, page = page_for(code)
+    heading = page.find("h1").text()
+    assert heading == page_heading(kind)
+    assert not _JARGON.search(heading), heading
+    assert page.find("title").text().startswith(heading + " \u2013 ")
+    # The problem's title is unchanged everywhere else, the embedded problem details included.
+    assert problem_script(page)["title"] == kind.title
+    request = RequestInfo(accept="application/json", request_id=REQUEST_ID)
+    assert json.loads(translator.response_for(code, request).body)["title"] == kind.title
+    text = translator.response_for(code, request._replace(accept="text/plain")).body.decode()
+    assert text.splitlines()[0].endswith(f": {kind.title}")
+
+
+def test_headings_follow_the_status_family() -> None:
+    assert page_heading(catalog["connection_refused"]) == "Something went wrong on our side"
+    assert page_heading(catalog["connection_read_timeout"]) == "This took too long"
+    assert page_heading(catalog["circuit_open"]) == "This service is taking a short break"
+    assert page_heading(catalog["upstream_overloaded"]) == "This service is very busy right now"
+    assert page_heading(catalog["maintenance"]) == "We'll be back soon"
+
+
+def test_overrides_heading_changes_the_page_only() -> None:
+    translator = Translator(
+        overrides={"connection_refused": {"heading": "Payments are <offline>", "hint": "Wait."}}
+    )
+    response = translator.response_for("connection_refused", html_request())
+    page = parse_page(response.body)
+    assert page.find("h1").text() == "Payments are <offline>"
+    assert page.find("title").text() == "Payments are <offline> \u2013 502 Bad Gateway"
+    assert problem_script(page)["title"] == catalog["connection_refused"].title
+    as_json = translator.response_for("connection_refused", RequestInfo(accept="application/json"))
+    assert json.loads(as_json.body)["title"] == catalog["connection_refused"].title
+    # Other codes keep the built-in heading.
+    other = parse_page(translator.response_for("connection_timeout", html_request()).body)
+    assert other.find("h1").text() == "This took too long"
+
+
+def test_an_overridden_title_stays_the_heading_unless_a_heading_is_given() -> None:
+    translator = Translator(
+        overrides={
+            "maintenance": {"title": "We'll be right back"},
+            "circuit_open": {"title": "Checkout paused", "heading": "Checkout is paused"},
+        }
+    )
+    maintenance = parse_page(translator.response_for("maintenance", html_request()).body)
+    assert maintenance.find("h1").text() == "We'll be right back"
+    assert problem_script(maintenance)["title"] == "We'll be right back"
+    circuit = parse_page(translator.response_for("circuit_open", html_request()).body)
+    assert circuit.find("h1").text() == "Checkout is paused"
+    assert problem_script(circuit)["title"] == "Checkout paused"
+
+
+def test_templates_get_the_heading(tmp_path: Any) -> None:
+    (tmp_path / "error.html").write_text("<h1>{{ heading }}</h1><p>{{ title }}</p>")
+    translator = Translator(
+        templates=tmp_path, overrides={"connection_timeout": {"heading": "Slow & steady"}}
+    )
+    refused = translator.response_for("connection_refused", html_request())
+    assert (
+        refused.body
+        == b"<h1>Something went wrong on our side</h1><p>Upstream refused the connection</p>"
+    )
+    slow = translator.response_for("connection_timeout", html_request())
+    assert slow.body.startswith(b"<h1>Slow &amp; steady</h1>")
+
+
+def test_page_context_gives_the_builtin_heading_or_the_one_asked_for() -> None:
+    error = Translator().failure(Evidence("connection_refused"), html_request())
+    assert page_context(error, html_request())["heading"] == "Something went wrong on our side"
+    assert page_context(error, html_request(), heading="Hi")["heading"] == "Hi"
+    custom = Translator(overrides={"connection_refused": {"title": "Payments offline"}})
+    error = custom.failure(Evidence("connection_refused"), html_request())
+    assert page_context(error, html_request())["heading"] == "Payments offline"

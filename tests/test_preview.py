@@ -15,6 +15,7 @@ from test_pages import parse_page, problem_script
 
 import gatewayerrors
 from gatewayerrors import catalog
+from gatewayerrors._pages import page_heading
 from gatewayerrors._tools import cli
 
 FORMATS = ("html", "json", "xml", "txt", "post.html")
@@ -76,7 +77,7 @@ def test_every_format_is_valid_and_consistent(tmp_path: Path) -> None:
         assert root.findtext("{urn:ietf:rfc:7807}code") == code
         page = parse_page((tmp_path / f"{code}.html").read_bytes())
         assert problem_script(page) == problem
-        assert page.find("h1").text() == kind.title
+        assert page.find("h1").text() == page_heading(kind)
         post = (tmp_path / f"{code}.post.html").read_bytes()
         assert b'http-equiv="refresh"' not in post
         text = (tmp_path / f"{code}.txt").read_text()
@@ -118,7 +119,7 @@ def test_preview_with_templates_style_overrides_and_debug(
     assert page.find("h1").text() == "Ours: Back soon <3"
     assert "sample exception for maintenance" in page.find("pre").text()
     builtin = parse_page((out / "connection_refused.html").read_bytes())
-    assert builtin.find("h1").text() == catalog["connection_refused"].title
+    assert builtin.find("h1").text() == page_heading(catalog["connection_refused"])
     assert json.loads((out / "maintenance.json").read_bytes()) == {
         "errors": [{"message": catalog["maintenance"].description, "code": 75}]
     }

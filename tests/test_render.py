@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatewayerrors import GatewayTimeout, ServiceUnavailable, catalog
-from gatewayerrors._render import PROBLEM_XML_NAMESPACE, reason_phrase, xml_text
+from gatewayerrors._render import PROBLEM_XML_NAMESPACE, instance_path, reason_phrase, xml_text
 from gatewayerrors.core import ErrorResponse, RequestInfo, Translator
 
 NS = "{urn:ietf:rfc:7807}"
@@ -103,6 +103,12 @@ class _Page(html.parser.HTMLParser):
 def safe(text: str) -> str:
     """What the core makes of client-supplied text: lone surrogates become "?"."""
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def clean(text: str) -> str:
+    """What the core makes of the app's text: CR and CRLF become LF, controls go (issue 9.9)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return safe(re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", text))
 
 
 # -- RFC 9457 members --------------------------------------------------------------------------
@@ -229,14 +235,13 @@ def test_hostile_text_is_escaped_in_every_format(fmt: str) -> None:
     translator = Translator(debug=True)
     response = translate(exc, fmt, translator, path="/" + HOSTILE)
     assert dict(response.headers)["content-type"] == CONTENT_TYPE[fmt]
-    expected = safe(HOSTILE)
+    expected = clean(HOSTILE)
     if fmt == "json":
         body = orjson.loads(response.body)
         assert body["detail"] == expected
         assert body["upstream"] == expected
-        # Debug text loses control characters other than tab, CR and LF (terminal escapes).
-        debug_text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", expected)
-        assert body["exception"] == f"ServiceUnavailable: {debug_text}"
+        # Debug text loses the same control characters (terminal escapes).
+        assert body["exception"] == f"ServiceUnavailable: {expected}"
         assert URI_PATH.fullmatch(body["instance"])
     elif fmt == "xml":
         members = xml_members(response.body)
@@ -275,14 +280,14 @@ def test_any_text_renders_well_formed(
     assert headers["content-length"] == str(len(response.body))
     if fmt == "json":
         body = orjson.loads(response.body)
-        assert body["detail"] == safe(detail or catalog["destination_unavailable"].description)
-        assert body.get("upstream") == (safe(upstream) if upstream else None)
+        assert body["detail"] == clean(detail or catalog["destination_unavailable"].description)
+        assert body.get("upstream") == (clean(upstream) if upstream else None)
         assert URI_PATH.fullmatch(body["instance"])
     elif fmt == "xml":
         members = xml_members(response.body)
-        expected = safe(detail or catalog["destination_unavailable"].description)
+        expected = clean(detail or catalog["destination_unavailable"].description)
         assert members["detail"] == XML_FORBIDDEN.sub("", expected)
-        expected_upstream = XML_FORBIDDEN.sub("", safe(upstream)) if upstream else None
+        expected_upstream = XML_FORBIDDEN.sub("", clean(upstream)) if upstream else None
         assert members.get("upstream") == expected_upstream
         assert not XML_FORBIDDEN.search(response.body.decode("utf-8"))
     elif fmt == "html":
@@ -301,8 +306,30 @@ def test_xml_drops_forbidden_characters_and_keeps_allowed_ones() -> None:
 
 
 def test_instance_is_a_uri_reference() -> None:
+    # A decoded path: its "%" is a literal one, escaped like every other character.
     body = orjson.loads(translate(GatewayTimeout(), "json", path="/a b/é/100%/ok%2F").body)
-    assert body["instance"] == "/a%20b/%C3%A9/100%25/ok%2F"
+    assert body["instance"] == "/a%20b/%C3%A9/100%25/ok%252F"
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path", "instance"),
+    [
+        ("/a/%XX", "/a/%25XX", "/a/%25XX"),  # the raw path is the exact one
+        ("/a/b", "/a%2Fb", "/a%2Fb"),
+        ("/a/\ufffd", "/a/%FF", "/a/%FF"),  # not UTF-8: decoded as servers do
+        ("/café", "/caf%C3%A9", "/caf%C3%A9"),
+        ("/café", "/café", "/caf%C3%A9"),  # a raw path that is not ASCII is escaped
+        ("/app/a b", "/a%20b", "/app/a%20b"),  # a prefix the server added (root_path)
+        ("/x/%XX", "/elsewhere", "/x/%25XX"),  # no match: the decoded path, encoded
+        ("/x/%XX", None, "/x/%25XX"),
+        ("/x", "", "/x"),
+    ],
+)
+def test_instance_path_prefers_the_raw_path(path: str, raw_path: str | None, instance: str) -> None:
+    assert instance_path(path, raw_path) == instance
+    response = Translator().translate(GatewayTimeout(), RequestInfo(path=path, raw_path=raw_path))
+    assert response is not None
+    assert orjson.loads(response.body)["instance"] == instance
 
 
 def test_lone_surrogate_in_path_still_gets_problem_json() -> None:
@@ -326,7 +353,7 @@ def test_debug_text_drops_terminal_escapes_and_nul() -> None:
     response = translate(exc, "text", Translator(debug=True))
     assert b"\x1b" not in response.body
     assert b"\x00" not in response.body
-    assert b"[31mred[0m gone\tnow\r\nnext" in response.body
+    assert b"[31mred[0m gone\tnow\nnext" in response.body
 
 
 @pytest.mark.parametrize("fmt", list(ACCEPT))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import hypothesis
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rfc3986_validator import validate_rfc3986
 
 from gatewayerrors import Settings, catalog
 from gatewayerrors.core import RequestInfo, Translator
@@ -120,3 +124,52 @@ def test_maintenance_exempt_list_becomes_a_tuple() -> None:
 def test_maintenance_must_be_a_bool_or_a_callable(flag: object) -> None:
     with pytest.raises(TypeError, match="maintenance"):
         Settings(maintenance=flag)  # type: ignore[arg-type]
+
+
+# The type member must be a URI reference (RFC 9457 §3.1.1): judged by rfc3986-validator,
+# the grammar check jsonschema uses for the "uri-reference" format.
+
+
+@pytest.mark.parametrize(
+    ("type_base", "sent"),
+    [
+        ("urn:gatewayerrors:", "urn:gatewayerrors:"),
+        ("https://docs.example.com/errors/", "https://docs.example.com/errors/"),
+        ("https://docs.example.com/fehler/ü/", "https://docs.example.com/fehler/%C3%BC/"),
+        ("https://docs.example.com/errors/%C3%BC/", "https://docs.example.com/errors/%C3%BC/"),
+        ("/errors/a b#", "/errors/a%20b#"),
+        ("/50%/", "/50%25/"),
+        ("https://[::1]:8443/errors/", "https://[::1]:8443/errors/"),
+        ("", ""),
+    ],
+)
+def test_type_base_is_percent_encoded(type_base: str, sent: str) -> None:
+    settings = Settings(type_base=type_base)
+    assert settings.type_base == sent
+    assert validate_rfc3986(sent + "connection_refused", rule="URI_reference")
+    response = Translator(settings).translate(ConnectionRefusedError(), RequestInfo())
+    assert response is not None
+    assert orjson.loads(response.body)["type"] == sent + "connection_refused"
+
+
+@pytest.mark.parametrize(
+    "type_base", ["1a:b/", "https://x/[errors]/", "https://x:port/", "//host:", ":/", "\ud800"]
+)
+def test_type_base_that_is_no_uri_reference_fails_at_construction(type_base: str) -> None:
+    with pytest.raises(ValueError, match="type_base"):
+        Settings(type_base=type_base)
+
+
+def test_type_base_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="type_base"):
+        Settings(type_base=b"urn:x:")  # type: ignore[arg-type]
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_any_accepted_type_base_makes_a_uri_reference(type_base: str) -> None:
+    try:
+        sent = Settings(type_base=type_base).type_base
+    except ValueError:
+        return
+    assert validate_rfc3986(sent + "connection_refused", rule="URI_reference")

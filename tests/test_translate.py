@@ -6,6 +6,7 @@ import asyncio
 import errno
 import html
 import logging
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -187,6 +188,8 @@ def test_debug_adds_the_exception_type_and_message(
 ) -> None:
     exc = failures[name]
     message = f"{type(exc).__qualname__}: {exc}"[:1000]
+    # Query values in quoted URLs are redacted, even in debug.
+    message = re.sub(r"([?&][^=&\s]+=)[^&\s'\")]*", r"\1***", message)
     translator = Translator(debug=True)
     for response in all_responses(translator, exc):
         if not response.body:
@@ -534,7 +537,7 @@ def test_maintenance_environment_variable(
 def test_report_logs_one_record_and_calls_the_hook(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[tuple[UpstreamFailure, BaseException | None]] = []
     translator = Translator(on_error=lambda error, exc: calls.append((error, exc)))
-    exc = ServiceUnavailable(code="circuit_open", upstream="payments")
+    exc = ServiceUnavailable(code="destination_unavailable", upstream="payments")
     response = translator.translate(exc, RequestInfo(request_id="abc"))
     assert response is not None
     with caplog.at_level(logging.ERROR, logger="gatewayerrors"):
@@ -544,11 +547,11 @@ def test_report_logs_one_record_and_calls_the_hook(caplog: pytest.LogCaptureFixt
     assert record.exc_info is not None
     assert record.exc_info[1] is exc
     extra: Any = record
-    assert extra.gatewayerrors_code == "circuit_open"
+    assert extra.gatewayerrors_code == "destination_unavailable"
     assert extra.gatewayerrors_status == 503
     assert extra.gatewayerrors_upstream == "payments"
     assert extra.gatewayerrors_request_id == "abc"
-    assert "circuit_open" in record.getMessage()
+    assert "destination_unavailable" in record.getMessage()
     assert calls == [(response.error, exc)]
 
 
@@ -666,3 +669,71 @@ def test_a_network_path_instance_cannot_point_at_another_host() -> None:
     )
     assert response is not None
     assert orjson.loads(response.body)["instance"] == "/%2Fevil.example/x"
+
+
+def test_log_messages_do_not_repeat_the_logger_name(caplog: pytest.LogCaptureFixture) -> None:
+    """Handlers print the logger name themselves ("%(name)s: %(message)s")."""
+
+    def broken_style(error: UpstreamFailure, fmt: object, request: object) -> None:
+        raise RuntimeError("style bug")
+
+    def broken_check() -> bool:
+        raise RuntimeError("check bug")
+
+    def broken_hook(error: UpstreamFailure, exc: BaseException | None) -> None:
+        raise RuntimeError("hook bug")
+
+    with caplog.at_level(logging.INFO, logger="gatewayerrors"):
+        assert (
+            Translator(classifier=_BrokenClassifier()).translate(TimeoutError(), RequestInfo())
+            is None
+        )
+        translator = Translator(style=broken_style, maintenance=broken_check, on_error=broken_hook)
+        assert translator.maintenance_active() is False
+        response = translator.translate(TimeoutError(), RequestInfo())
+        assert response is not None
+        translator.report(response, TimeoutError())
+    messages = [r.getMessage() for r in caplog.records if r.name == "gatewayerrors"]
+    assert len(messages) == 5  # classifier, maintenance check, rendering, the error, the hook
+    assert not [m for m in messages if m.startswith("gatewayerrors")]
+
+
+def _credential_failures(upstreams: FaultyUpstreams) -> list[BaseException]:
+    """Real client exceptions whose messages quote a URL with a password and API keys."""
+    query = "api_key=k3y-123&token=t0ken"
+    status = upstreams.status_url(503).replace("http://", "http://admin:s3cret@", 1)
+    status += ("&" if "?" in status else "?") + query
+    refused = upstreams.refused_url.replace("http://", "http://admin:s3cret@", 1) + "x?" + query
+    found: list[BaseException] = []
+    for call in (
+        lambda: httpx.get(status, timeout=2).raise_for_status(),
+        lambda: requests.get(status, timeout=2).raise_for_status(),
+        lambda: requests.get(refused, timeout=2),
+    ):
+        try:
+            call()
+        except Exception as exc:
+            found.append(exc)
+    assert len(found) == 3
+    return found
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json", "application/xml", "text/html", "text/plain"]
+)
+def test_debug_redacts_userinfo_and_query_values(upstreams: FaultyUpstreams, accept: str) -> None:
+    translator = Translator(debug=True)
+    for exc in _credential_failures(upstreams):
+        response = translator.translate(exc, RequestInfo(accept=accept))
+        assert response is not None
+        body = response.body.decode()
+        proxy_status = dict(response.headers)["proxy-status"]
+        assert response.error.debug is not None
+        for text in (response.error.debug, body, proxy_status):
+            assert "s3cret" not in text
+            assert "k3y-123" not in text
+            assert "t0ken" not in text
+        assert "api_key=***" in response.error.debug
+    httpx_debug = translator.translate(_credential_failures(upstreams)[0], RequestInfo())
+    assert httpx_debug is not None
+    assert "http://***@127.0.0.1:" in str(httpx_debug.error.debug)  # the host stays, for debugging

@@ -229,7 +229,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="problem, twitter, or MODULE:FUNC for your own (default: %(default)s)",
     )
     parser.add_argument(
-        "--overrides", metavar="JSON", help="per-code title/detail/hint: a JSON file or JSON text"
+        "--overrides",
+        metavar="JSON",
+        help="per-code title/detail/hint/heading: a JSON file or JSON text",
     )
     parser.add_argument("--type-base", metavar="URI", help="prefix of the problem type URI")
     parser.add_argument(

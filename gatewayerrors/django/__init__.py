@@ -7,10 +7,11 @@
 The middleware answers in ``process_exception``, the hook Django gives for exceptions raised by
 a view (Django turns anything else into its own 500 before an outer wrapper could see it). It
 is sync- and async-capable, so under ASGI it runs without a thread hop on the happy path. An
-upstream failure is answered like every other adapter does, then reported as Django reports a
-5xx: ``got_request_exception`` is sent and ``django.request`` logs the response with the
-exception. Anything else is left to Django (``None``). Detail follows ``DEBUG`` unless
-``GATEWAYERRORS["debug"]`` is set.
+upstream failure is answered like every other adapter does, then reported:
+``got_request_exception`` is sent (error trackers listen to it) and the ``gatewayerrors``
+logger logs it once, under the log-storm policy (``log_tracebacks``); ``django.request`` does
+not log it a second time. Anything else is left to Django (``None``). Detail follows ``DEBUG``
+unless ``GATEWAYERRORS["debug"]`` is set.
 
 Django REST framework handles a view's exceptions itself first; its default handler lets
 unknown ones through to this middleware. To answer inside DRF (a custom catch-all handler,
@@ -30,6 +31,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
@@ -47,14 +49,16 @@ from django.http import (  # type: ignore[import-untyped]
     HttpResponseBase,
 )
 from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
-from django.utils.log import log_response  # type: ignore[import-untyped]
+from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from .._error import UpstreamFailure
-from .._pages import page_context
+from .._pages import page_context, page_headings
 from .._request_context import reset_request_id
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
+from ..asgi import raw_path as asgi_raw_path
+from ..wsgi import sent_path
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -118,7 +122,10 @@ def _settings() -> Settings:
         if settings.templates is not None:
             raise ImproperlyConfigured(f"{SETTINGS_NAME}: set template_name or templates, not both")
         settings = dataclasses.replace(
-            settings, templates=django_template(template_name, type_base=settings.type_base)
+            settings,
+            templates=django_template(
+                template_name, type_base=settings.type_base, overrides=settings.overrides
+            ),
         )
     return settings
 
@@ -140,11 +147,12 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
     """
     try:
         meta = request.META
-        method, path = request.method, request.path
+        method = request.method
         query, accept = meta.get("QUERY_STRING"), meta.get("HTTP_ACCEPT")
         request_id = None
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
+        path, raw = _request_path(request)
         return RequestInfo(
             method if isinstance(method, str) and method else "GET",
             path if isinstance(path, str) and path else "/",
@@ -152,9 +160,29 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             accept if isinstance(accept, str) else None,
             request_id if isinstance(request_id, str) else None,
             request,
+            raw,
         )
     except Exception:
         return RequestInfo(native=request)
+
+
+def _request_path(request: HttpRequest) -> tuple[object, str | None]:
+    """The path as the WSGI and ASGI adapters see it, so ``instance`` is the same everywhere.
+
+    Not ``request.path``: Django re-percent-encodes bytes that are not UTF-8 (``%FF`` stays
+    ``%FF`` where every other adapter decodes it).
+    """
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):  # ASGIRequest: the scope as the ASGI adapter reads it
+        return scope.get("path"), asgi_raw_path(scope)
+    path = request.path
+    raw = sent_path(request.META)  # WSGIRequest: Django rewrote PATH_INFO in the environ
+    if raw is not None and isinstance(path, str):
+        # Django's own reading of the path sent; it must match for the raw path to be trusted.
+        as_django = repercent_broken_unicode(unquote_to_bytes(raw)).decode()
+        if path.endswith(as_django):  # equal, or under a SCRIPT_NAME prefix
+            return path[: len(path) - len(as_django)] + unquote(raw, errors="replace"), raw
+    return path, None
 
 
 def django_response(response: ErrorResponse) -> HttpResponse:
@@ -165,7 +193,7 @@ def django_response(response: ErrorResponse) -> HttpResponse:
 def response_for_exception(
     request: HttpRequest, exc: BaseException, *, translator: Translator | None = None
 ) -> HttpResponse | None:
-    """The response for an upstream failure, reported as Django reports a 5xx; else None.
+    """The response for an upstream failure, signalled and logged once; else None.
 
     What the middleware and the DRF handler use: call it from your own exception handler.
     ``translator`` defaults to the one built from ``settings.GATEWAYERRORS``.
@@ -180,15 +208,11 @@ def response_for_exception(
         return None
     http_response = django_response(response)
     got_request_exception.send(sender=None, request=request)
-    log_response(
-        "%s: %s",
-        http_response.reason_phrase,
-        request.path,
-        response=http_response,
-        request=request,
-        level="error",
-        exception=exc,
-    )
+    # One record per failure, from our logger, under its log-storm policy: django.request
+    # would log the same traceback again (today's 9.5 KB per error) and, through
+    # AdminEmailHandler, mail it once per request in an outage. Django's log_response skips a
+    # response marked as logged, as it does for the 5xx it logged itself.
+    http_response._has_been_logged = True
     if iscoroutinefunction(settings.on_error):
         async_to_sync(translator.areport)(response, exc)
     else:
@@ -302,14 +326,19 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
 
 
 def django_template(
-    template_name: str, *, type_base: str = "urn:gatewayerrors:"
+    template_name: str,
+    *,
+    type_base: str = "urn:gatewayerrors:",
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Callable[[UpstreamFailure, RequestInfo], str]:
     """A ``Settings.templates`` callable that renders ``template_name`` with Django's engine.
 
-    The context is the built-in page's (``status``, ``title``, ``detail``, ``hint``, ``code``,
-    ``request_id``, ``retry_after``, ...) plus ``error``; context processors run with the
-    request. ``GATEWAYERRORS["template_name"]`` sets this up for you.
+    The context is the built-in page's (``status``, ``heading``, ``title``, ``detail``,
+    ``hint``, ``code``, ``request_id``, ``retry_after``, ...) plus ``error``; context processors
+    run with the request. ``overrides`` give the ``heading`` per code, as in the settings.
+    ``GATEWAYERRORS["template_name"]`` sets this up for you.
     """
+    headings = page_headings(overrides or {})
 
     def render(error: UpstreamFailure, request: RequestInfo) -> str:
         from django.template.loader import render_to_string  # type: ignore[import-untyped]
@@ -317,7 +346,7 @@ def django_template(
         native = request.native
         page: str = render_to_string(
             template_name,
-            _page_context(error, request, type_base),
+            _page_context(error, request, type_base, headings.get(error.kind.code)),
             request=native if isinstance(native, HttpRequest) else None,
         )
         return page
@@ -325,7 +354,11 @@ def django_template(
     return render
 
 
-def _page_context(error: UpstreamFailure, request: RequestInfo, type_base: str) -> dict[str, Any]:
-    context: dict[str, Any] = dict(page_context(error, request, type_base=type_base))
+def _page_context(
+    error: UpstreamFailure, request: RequestInfo, type_base: str, heading: str | None
+) -> dict[str, Any]:
+    context: dict[str, Any] = dict(
+        page_context(error, request, type_base=type_base, heading=heading)
+    )
     context["error"] = error
     return context
