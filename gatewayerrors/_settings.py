@@ -13,13 +13,14 @@ import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, TypedDict
 
 from ._catalog import catalog
 from ._classify import Classifier
+from ._integrations import Integration
 from ._logstorm import LOG_TRACEBACKS
 from ._render import uri_reference
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
@@ -150,6 +151,9 @@ class Settings:
     a named upstream appears in logs, ``on_error`` and the ``upstream`` member."""
     retry_after_jitter: float = 0.0
     """Spread every ``Retry-After`` up to this fraction above its value (0.2: +0-20%)."""
+    integrations: Sequence[Integration] = ()
+    """Observability integrations (:mod:`gatewayerrors.otel`, :mod:`gatewayerrors.prometheus`,
+    :mod:`gatewayerrors.sentry`, or your own :class:`~gatewayerrors.core.Integration`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.service, str):  # any text: Proxy-Status makes it an sf-string
@@ -202,6 +206,7 @@ class Settings:
         _check_log_storm(self.log_tracebacks, self.log_window)
         object.__setattr__(self, "upstream_names", _check_upstream_names(self.upstream_names))
         _check_jitter(self.retry_after_jitter)
+        object.__setattr__(self, "integrations", _check_integrations(self.integrations))
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -375,6 +380,22 @@ def _check_jitter(jitter: object) -> None:
         raise SettingsError("retry_after_jitter", f"must be a fraction from 0 to 1, not {jitter!r}")
 
 
+def _check_integrations(integrations: object) -> tuple[Integration, ...]:
+    if isinstance(integrations, (str, bytes)) or not isinstance(integrations, Iterable):
+        raise SettingsError(
+            "integrations", f"must be a list of integrations, not {_kind(integrations)}"
+        )
+    found = tuple(integrations)
+    for item in found:
+        if not isinstance(item, Integration):
+            raise SettingsError(
+                "integrations",
+                f"must hold gatewayerrors Integration objects (gatewayerrors.otel.OpenTelemetry"
+                f"(), ...), not {_kind(item)}",
+            )
+    return found
+
+
 class SettingsOptions(TypedDict, total=False):
     """The :class:`Settings` fields as keyword arguments, for typing an adapter's ``**options``.
 
@@ -409,3 +430,4 @@ class SettingsOptions(TypedDict, total=False):
     log_window: float
     upstream_names: Mapping[str, str]
     retry_after_jitter: float
+    integrations: Sequence[Integration]

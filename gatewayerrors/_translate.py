@@ -24,6 +24,7 @@ from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
+from ._integrations import overrides
 from ._logstorm import LogStorm, failure_signature, log_level
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
@@ -139,6 +140,12 @@ class Translator:
         self._upstream_names = UpstreamNames(settings.upstream_names) or None
         self._storm = LogStorm(settings.log_tracebacks, settings.log_window)
         self._log_levels = {code: log_level(kind) for code, kind in catalog.items()}
+        integrations = settings.integrations
+        # Only what an integration overrides is called: none listed costs one falsy test.
+        self._request_id_sources = tuple(
+            item.request_id for item in integrations if overrides(item, "request_id")
+        )
+        self._observers = tuple(item.observe for item in integrations if overrides(item, "observe"))
 
     @classmethod
     def for_adapter(
@@ -220,9 +227,13 @@ class Translator:
             # Upward only: earlier than the upstream, breaker or window said would be wasted.
             spread = round(random() * retry_after * self._jitter)
             retry_after = min(retry_after + spread, self._max_retry)
-        request_id = request.request_id
-        if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
-            request_id = None
+        request_id = self._integration_request_id() if self._request_id_sources else None
+        if request_id is None:
+            request_id = request.request_id
+            if request_id is not None and not (
+                self._trust_request_id and valid_request_id(request_id)
+            ):
+                request_id = None
         if request_id is None and self._forward_request_id:
             request_id = bound_request_id()  # the id this request already sent upstream
         if request_id is None:
@@ -255,6 +266,18 @@ class Translator:
                 evidence.chain,
             ),
         )
+
+    def _integration_request_id(self) -> str | None:
+        """The first request id an integration gives (a trace id), or None."""
+        for source in self._request_id_sources:
+            try:
+                request_id = source()
+            except Exception:
+                self.logger.exception("gatewayerrors: integration request_id failed")
+                continue
+            if request_id and valid_request_id(request_id):
+                return request_id
+        return None
 
     # -- the whole path --------------------------------------------------------------------
 
@@ -565,17 +588,37 @@ class Translator:
                 request_id or "-",
             )
 
+    def observe(
+        self, response: ErrorResponse, exc: BaseException | None, *, response_started: bool = False
+    ) -> None:
+        """Tell the ``integrations`` of a translated error. Never raises.
+
+        :meth:`report` does it; an adapter calls it itself where the moment matters, then
+        passes ``observed=True`` to :meth:`report`: ASGI instrumentations end their server span
+        with the last body message, so the ASGI adapter calls it between the response start
+        and the body.
+        """
+        for observe in self._observers:
+            try:
+                observe(response, exc, response_started)
+            except Exception:
+                self._log_failure(f"integration {observe!r} failed")
+
     def report(
         self,
         response: ErrorResponse,
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, then call a synchronous ``on_error`` hook (async hooks need :meth:`areport`).
+        """Tell the integrations (unless ``observed``: see :meth:`observe`), log, then call a
+        synchronous ``on_error`` hook (async hooks need :meth:`areport`).
 
-        Never raises: a failing log or hook is logged (or dropped), not raised.
+        Never raises: a failing integration, log or hook is logged (or dropped), not raised.
         """
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:
@@ -596,8 +639,12 @@ class Translator:
         exc: BaseException | None,
         *,
         response_started: bool = False,
+        observed: bool = False,
     ) -> None:
-        """Log, then call ``on_error`` (sync or async). A failing hook is logged, not raised."""
+        """Tell the integrations (unless ``observed``), log, then call ``on_error`` (sync or
+        async). A failing integration, log or hook is logged, not raised."""
+        if self._observers and not observed:
+            self.observe(response, exc, response_started=response_started)
         self._guarded_log(response, exc, response_started)
         hook = self.settings.on_error
         if hook is None:

@@ -205,10 +205,22 @@ class GatewayErrorsMiddleware:
             self.failures_after_start += 1
             await translator.areport(response, exc, response_started=True)
             return False
+        observed = False
         try:
-            await _send_http(send, response, self._request_id_name)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": _encode_headers(response.headers, self._request_id_name),
+                }
+            )
+            # Between the start and the body: OpenTelemetry's ASGI instrumentation sets the
+            # status on its span at the start and ends the span with the last body message.
+            translator.observe(response, exc)
+            observed = True
+            await send({"type": "http.response.body", "body": response.body})
         finally:
-            await translator.areport(response, exc)
+            await translator.areport(response, exc, observed=observed)
         return True
 
     async def _maintenance_answer(self, scope: Scope, send: Send) -> bool:

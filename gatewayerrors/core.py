@@ -21,6 +21,7 @@ from __future__ import annotations
 from ._catalog import Catalog, ErrorKind, catalog
 from ._classify import Classifier, default_classifier, parse_retry_after
 from ._error import Evidence, UpstreamFailure
+from ._integrations import Integration
 from ._negotiate import negotiate
 from ._pages import page_context
 from ._settings import Settings, SettingsOptions
@@ -45,6 +46,7 @@ __all__ = [
     "ErrorResponse",
     "Evidence",
     "Format",
+    "Integration",
     "MaintenanceCheck",
     "OnError",
     "PageContext",

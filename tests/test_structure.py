@@ -148,6 +148,7 @@ PUBLIC = {
         "ErrorResponse",
         "Evidence",
         "Format",
+        "Integration",
         "MaintenanceCheck",
         "OnError",
         "PageContext",
@@ -207,6 +208,9 @@ PUBLIC = {
     "gatewayerrors.testing": {"GARBAGE", "TRUNCATED", "FaultyUpstreams"},
     "gatewayerrors.starlette": {"install"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
+    "gatewayerrors.otel": {"UPSTREAM_ATTRIBUTE", "OpenTelemetry"},
+    "gatewayerrors.prometheus": {"OTHER", "UNNAMED", "PrometheusMetrics"},
+    "gatewayerrors.sentry": {"FINGERPRINT_PREFIX", "SentryEvents"},
     "gatewayerrors.django": {
         "SETTINGS_NAME",
         "GatewayErrorsMiddleware",

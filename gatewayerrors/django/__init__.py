@@ -207,7 +207,6 @@ def response_for_exception(
     if response is None:
         return None
     http_response = django_response(response)
-    got_request_exception.send(sender=None, request=request)
     # One record per failure, from our logger, under its log-storm policy: django.request
     # would log the same traceback again (today's 9.5 KB per error) and, through
     # AdminEmailHandler, mail it once per request in an outage. Django's log_response skips a
@@ -217,6 +216,9 @@ def response_for_exception(
         async_to_sync(translator.areport)(response, exc)
     else:
         translator.report(response, exc)
+    # After the report, so that an error tracker listening to the signal can tell a failure
+    # that gatewayerrors.sentry has already reported (one event per window, not per request).
+    got_request_exception.send(sender=None, request=request)
     return http_response
 
 
