@@ -387,8 +387,15 @@ def _pybreaker_open(exc: BaseException) -> Evidence:
     # CircuitBreaker.call, or ``self._breaker`` in the state that raised; it reopens for a
     # trial call at opened_at + reset_timeout. Only the in-memory storage is read: a Redis
     # storage would cost a network round trip on the error path (its reset_timeout, the
-    # longest possible wait, is used then).
-    for local in _frame_locals(exc, "pybreaker"):
+    # longest possible wait, is used then, unless the raising frame holds opened_at).
+    frames = _frame_locals(exc, "pybreaker")
+    for local in reversed(frames):  # the raising frame is the innermost
+        # The open state's before_call has just read opened_at from the storage (Redis too:
+        # the reopen time every replica shares) and holds it with the timeout: no read here.
+        opened, timeout = local.get("opened_at"), local.get("timeout")
+        if isinstance(opened, datetime) and opened.tzinfo and isinstance(timeout, timedelta):
+            return _breaker_evidence(_seconds_to(opened + timeout))
+    for local in frames:
         owner = local.get("self")
         breaker = owner if hasattr(owner, "_state_storage") else getattr(owner, "_breaker", None)
         if breaker is None:

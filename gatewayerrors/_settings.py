@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,9 @@ from ._catalog import catalog
 from ._classify import Classifier
 from ._integrations import Integration
 from ._logstorm import LOG_TRACEBACKS
+from ._maintenance_state import MaintenanceStore
 from ._render import uri_reference
+from ._stores import check_store
 from ._types import MaintenanceCheck, OnError, StyleFunction, TemplateFunction
 from ._upstreams import normal_upstream_key
 
@@ -136,7 +139,21 @@ class Settings:
     maintenance_exempt_extra: tuple[str, ...] = ()
     """More exempt paths, added to ``maintenance_exempt`` (``("/admin/",)``)."""
     maintenance_retry_after: int = 300
-    """``Retry-After`` seconds during maintenance."""
+    """``Retry-After`` seconds during maintenance (a window's end, when known, comes first)."""
+    maintenance_store: str | MaintenanceStore | None = None
+    """Where replicas share maintenance mode: a URL (``"redis://127.0.0.1:6379/0"``,
+    ``"file:///run/app/maintenance.json"``, ``"django-cache://default"``) or a store object.
+    Read in the background, never per request (docs/fleet.md)."""
+    maintenance_store_poll: float = 0.5
+    """Seconds between two reads of ``maintenance_store`` (at most 10)."""
+    maintenance_store_grace: int = 60
+    """Seconds the last known state is kept while ``maintenance_store`` cannot be read."""
+    maintenance_bypass_token: str | None = None
+    """A secret (16 characters or more): requests with it in ``X-Maintenance-Bypass`` pass."""
+    maintenance_bypass_ips: tuple[str, ...] = ()
+    """Client networks (CIDRs) that pass during maintenance (``("10.0.0.0/8",)``)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Proxies (CIDRs) whose ``X-Forwarded-For`` is believed for ``maintenance_bypass_ips``."""
     on_error: OnError | None = None
     """Called as ``on_error(error, exception)`` after each translated error (may be async)."""
     logger_name: str = "gatewayerrors"
@@ -198,6 +215,7 @@ class Settings:
             _check_text("maintenance_env", self.maintenance_env, empty=False)
         for name in ("maintenance_exempt", "maintenance_exempt_extra"):
             object.__setattr__(self, name, _check_paths(name, getattr(self, name)))
+        self._check_fleet()
         if self.on_error is not None and not callable(self.on_error):
             raise SettingsError(
                 "on_error", f"must be a callable or None, not {_kind(self.on_error)}"
@@ -207,6 +225,28 @@ class Settings:
         object.__setattr__(self, "upstream_names", _check_upstream_names(self.upstream_names))
         _check_jitter(self.retry_after_jitter)
         object.__setattr__(self, "integrations", _check_integrations(self.integrations))
+
+    def _check_fleet(self) -> None:
+        problem = check_store(self.maintenance_store)
+        if problem is not None:
+            raise SettingsError("maintenance_store", problem)
+        poll = self.maintenance_store_poll
+        if not isinstance(poll, (int, float)) or isinstance(poll, bool) or not 0 < poll <= 10:
+            raise SettingsError(
+                "maintenance_store_poll", f"must be seconds above 0 and at most 10, not {poll!r}"
+            )
+        _check_seconds("maintenance_store_grace", self.maintenance_store_grace)
+        token = self.maintenance_bypass_token
+        if token is not None:
+            _check_text("maintenance_bypass_token", token, empty=False)
+            # A header value: visible ASCII only, and long enough not to be guessed.
+            if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+                raise SettingsError(
+                    "maintenance_bypass_token",
+                    "must be at least 16 visible ASCII characters without spaces",
+                )
+        for name in ("maintenance_bypass_ips", "trusted_proxies"):
+            object.__setattr__(self, name, _check_networks(name, getattr(self, name)))
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -340,6 +380,21 @@ def _check_paths(name: str, paths: object) -> tuple[str, ...]:
     return found
 
 
+def _check_networks(name: str, values: object) -> tuple[str, ...]:
+    # A bare string would iterate as characters, each an invalid network.
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise SettingsError(name, f'must be a tuple of CIDRs ("10.0.0.0/8"), not {values!r}')
+    found = tuple(values)
+    for value in found:
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise SettingsError(name, f"has {value!r}, which is not a network (CIDR)") from None
+    return found
+
+
 def _check_log_storm(tracebacks: object, window: object) -> None:
     if tracebacks not in LOG_TRACEBACKS:
         choices = ", ".join(repr(mode) for mode in LOG_TRACEBACKS)
@@ -424,6 +479,12 @@ class SettingsOptions(TypedDict, total=False):
     maintenance_exempt: tuple[str, ...]
     maintenance_exempt_extra: tuple[str, ...]
     maintenance_retry_after: int
+    maintenance_store: str | MaintenanceStore | None
+    maintenance_store_poll: float
+    maintenance_store_grace: int
+    maintenance_bypass_token: str | None
+    maintenance_bypass_ips: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
     on_error: OnError | None
     logger_name: str
     log_tracebacks: str

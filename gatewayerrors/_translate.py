@@ -12,6 +12,7 @@ import inspect
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from contextvars import Token
 from random import getrandbits, random
@@ -20,12 +21,15 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+from ._bypass import Bypass
 from ._catalog import ErrorKind, catalog
 from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._integrations import overrides
 from ._logstorm import LogStorm, failure_signature, log_level
+from ._maintenance import MaintenanceSwitch
+from ._maintenance_state import MaintenanceState
 from ._negotiate import Format, negotiate
 from ._pages import build_html_renderer
 from ._render import (
@@ -38,6 +42,7 @@ from ._render import (
 )
 from ._request_context import bind_request_id, bound_request_id
 from ._settings import Settings, SettingsOptions, resolve_settings
+from ._stores import open_store
 from ._styles import build_style
 from ._types import ErrorResponse, RequestInfo
 from ._upstreams import UpstreamNames
@@ -135,6 +140,13 @@ class Translator:
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
         self._exempt_paths = settings.exempt_paths
+        self.maintenance_switch = self._build_maintenance_switch()
+        bypass = Bypass(
+            settings.maintenance_bypass_token,
+            settings.maintenance_bypass_ips,
+            settings.trusted_proxies,
+        )
+        self._bypass = bypass if bypass.enabled else None
         self.maintenance_check = self._build_maintenance_check()
         self._jitter = settings.retry_after_jitter
         self._upstream_names = UpstreamNames(settings.upstream_names) or None
@@ -189,6 +201,20 @@ class Translator:
             status,
         )
 
+    def _build_maintenance_switch(self) -> MaintenanceSwitch | None:
+        """The shared state's switch, refreshing in the background from now on; None: no store."""
+        settings = self.settings
+        if settings.maintenance_store is None:
+            return None
+        switch = MaintenanceSwitch(
+            open_store(settings.maintenance_store),
+            interval=settings.maintenance_store_poll,
+            grace=settings.maintenance_store_grace,
+            logger=self.logger,
+        )
+        switch.start()
+        return switch
+
     def _build_maintenance_check(self) -> Callable[[], bool] | None:
         """A per-request check, or None when maintenance mode cannot be on (the usual case)."""
         flag = self.settings.maintenance
@@ -198,6 +224,13 @@ class Translator:
             flag = True
         if flag is True:
             return lambda: True
+        switch = self.maintenance_switch
+        if switch is not None:
+            shared = switch.is_active  # memory only: the store is read in the background
+            if callable(flag):
+                user = flag
+                return lambda: bool(user()) or shared()
+            return shared
         if callable(flag):
             return flag
         return None
@@ -346,9 +379,31 @@ class Translator:
             active = self.maintenance_active()
         if not active or self._exempt(request.path):
             return None
-        return self.response_for(
-            "maintenance", request, retry_after=self.settings.maintenance_retry_after
-        )
+        if self._bypass is not None and self._bypass.allows(request):
+            return None
+        retry_after = self.settings.maintenance_retry_after
+        detail = None
+        switch = self.maintenance_switch
+        state = None if switch is None else switch.active()
+        if state is not None:
+            retry_after, detail = self._window_answer(state)
+        return self.response_for("maintenance", request, retry_after=retry_after, detail=detail)
+
+    def _window_answer(self, state: MaintenanceState) -> tuple[int, str | None]:
+        """``Retry-After`` and ``detail`` for a shared state: the operator's retry_after, else
+        the seconds until the window ends, else ``maintenance_retry_after``; the operator's
+        message, else the usual detail plus when the window ends."""
+        left = state.seconds_left(time.time())
+        retry_after = state.retry_after
+        if retry_after is None:
+            retry_after = self.settings.maintenance_retry_after if left is None else left
+        detail = state.message
+        if detail is None and state.end is not None:
+            detail = (
+                f"{self._codes['maintenance'].detail} It is planned to end at "
+                f"{state.end:%Y-%m-%d %H:%M} UTC."
+            )
+        return retry_after, detail
 
     def _exempt(self, path: str) -> bool:
         for exempt in self._exempt_paths:

@@ -50,6 +50,12 @@ class RequestInfo(NamedTuple):
     raw_path: str | None = None
     """The path as the client sent it (percent-encoded, no query), when the server gives it
     (ASGI ``raw_path``, WSGI ``REQUEST_URI``): what makes ``instance`` exact."""
+    client: str | None = None
+    """The connection's peer address (ASGI ``scope["client"]``, WSGI ``REMOTE_ADDR``)."""
+    forwarded_for: str | None = None
+    """The ``X-Forwarded-For`` header, believed only from ``trusted_proxies``."""
+    bypass_token: str | None = None
+    """The ``X-Maintenance-Bypass`` header (checked against ``maintenance_bypass_token``)."""
 
 
 class ErrorResponse(NamedTuple):

@@ -19,7 +19,9 @@ offers the *WebSocket Denial Response* extension, otherwise the handshake is clo
 answers 403); after accept the socket is closed with 1014 (bad gateway) or 1013 (try again
 later, for 503 kinds) and the error code as the reason.
 
-Lifespan and unknown scope types pass straight through.
+Lifespan and unknown scope types pass straight through (with a ``maintenance_store``, the
+store's background refresher also starts on ``lifespan.startup`` and stops on
+``lifespan.shutdown``).
 """
 
 from __future__ import annotations
@@ -111,12 +113,15 @@ class GatewayErrorsMiddleware:
             # app instead, where install() puts it, and pass everything through out here.
             install_inside(app, self.translator)
         self._maintenance = self.translator.maintenance_check
+        self._switch = self.translator.maintenance_switch
         self._request_id_name = self.translator.settings.request_id_header.lower()
         self._request_id_header = self._request_id_name.encode("latin-1")
         self._forward_request_id = self.translator.settings.forward_request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._delegated:
+            if self._switch is not None and scope["type"] == "lifespan":
+                receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
             return
         scope_type = scope["type"]
@@ -124,6 +129,8 @@ class GatewayErrorsMiddleware:
             if scope_type == "websocket":
                 await self._websocket(scope, receive, send)
             else:
+                if self._switch is not None and scope_type == "lifespan":
+                    receive = self._lifespan_receive(receive)
                 await self.app(scope, receive, send)
             return
         if self._maintenance is not None and await self._maintenance_answer(scope, send):
@@ -161,6 +168,23 @@ class GatewayErrorsMiddleware:
             request_id = None
         return self.translator.bind_request_id(request_id)
 
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        """``receive`` for the lifespan scope: the maintenance store's refresher starts with
+        the app's startup and stops with its shutdown (it also runs without lifespan)."""
+        switch = self._switch
+        assert switch is not None
+
+        async def receive_lifespan() -> Message:
+            message = await receive()
+            kind = message.get("type")
+            if kind == "lifespan.startup":
+                switch.start()
+            elif kind == "lifespan.shutdown":
+                switch.stop(timeout=0)  # no join in the event loop: it ends after its read
+            return message
+
+        return receive_lifespan
+
     # -- the error path: everything below runs only when something failed ----------------
 
     def _request(self, scope: Scope) -> RequestInfo:
@@ -171,6 +195,8 @@ class GatewayErrorsMiddleware:
             get = scope.get
             accept = None
             request_id = None
+            forwarded = None
+            bypass = None
             request_id_header = self._request_id_header
             # Not (bytes, bytes) pairs: what was read before the odd one is kept.
             with contextlib.suppress(Exception):
@@ -180,9 +206,16 @@ class GatewayErrorsMiddleware:
                         accept = text if accept is None else f"{accept}, {text}"
                     elif name == request_id_header:
                         request_id = value.decode("latin-1")
+                    elif name == b"x-forwarded-for":
+                        text = value.decode("latin-1")
+                        forwarded = text if forwarded is None else f"{forwarded}, {text}"
+                    elif name == b"x-maintenance-bypass":
+                        bypass = value.decode("latin-1")
             method = get("method")
             path = get("path")
             query = get("query_string")
+            client = get("client")
+            host = client[0] if isinstance(client, (tuple, list)) and client else None
             return RequestInfo(
                 method if isinstance(method, str) and method else "GET",
                 path if isinstance(path, str) and path else "/",
@@ -191,6 +224,9 @@ class GatewayErrorsMiddleware:
                 request_id,
                 scope,
                 raw_path(scope),
+                host if isinstance(host, str) else None,
+                forwarded,
+                bypass,
             )
         except Exception:  # not even a mapping
             return RequestInfo(native=scope)

@@ -63,6 +63,9 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
             request_id if isinstance(request_id, str) else None,
             native,
             raw_path,
+            _text(get("REMOTE_ADDR")) or None,
+            _text(get("HTTP_X_FORWARDED_FOR")) or None,
+            _text(get("HTTP_X_MAINTENANCE_BYPASS")) or None,
         )
     except Exception:  # not even a mapping
         return RequestInfo(native=native)

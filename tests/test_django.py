@@ -350,6 +350,20 @@ def test_maintenance_and_suppress_response_codes(base_url: str) -> None:
     assert requests.get(f"{base_url}/ok", timeout=5).status_code == 200
 
 
+def test_maintenance_bypass_by_token_and_network(base_url: str) -> None:
+    from django.test import override_settings
+
+    token = "team-only-7f3a9c2e51d04b86"
+    with override_settings(GATEWAYERRORS={"maintenance": True, "maintenance_bypass_token": token}):
+        bypass = {"x-maintenance-bypass": token}
+        assert requests.get(f"{base_url}/ok", headers=bypass, timeout=5).status_code == 200
+        assert requests.get(f"{base_url}/ok", timeout=5).status_code == 503
+    with override_settings(
+        GATEWAYERRORS={"maintenance": True, "maintenance_bypass_ips": ("127.0.0.0/8",)}
+    ):
+        assert requests.get(f"{base_url}/ok", timeout=5).status_code == 200
+
+
 def test_async_on_error_hook_runs(base_url: str) -> None:
     from django.test import override_settings
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -172,7 +173,10 @@ def test_an_unloggable_exception_is_still_logged(
     assert response.status_code == 502
     logged = log_stream.getvalue()[start:]
     # Python up to 3.12 fails formatting its traceback (the minimal line then); 3.13 copes.
-    assert "gatewayerrors: upstream failure: 502 connection_refused" in logged
+    # Its first occurrence, or a repeat of the parametrized test's "unloggable" case above.
+    assert re.search(
+        r"gatewayerrors: upstream failure( \(repeat \d+ in 60 s\))?: 502 connection_refused", logged
+    )
     assert "request_id=rid-unloggable" in logged
 
 

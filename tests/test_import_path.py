@@ -22,7 +22,12 @@ RUNTIME = (
     "gatewayerrors.django",
     "gatewayerrors.starlette",
 )
-TOOLING = ("gatewayerrors._tools", "gatewayerrors.testing", "gatewayerrors.__main__")
+TOOLING = (
+    "gatewayerrors._tools",
+    "gatewayerrors.testing",
+    "gatewayerrors.__main__",
+    "gatewayerrors.django.management",  # manage.py commands: tools run by an operator
+)
 TOOLING_ONLY_LIBRARIES = ("pytest", "trustme", "uvicorn")
 
 
@@ -59,6 +64,20 @@ def test_the_adapters_through_the_top_level_import_no_tooling() -> None:
     )
     assert {"gatewayerrors.asgi", "gatewayerrors.wsgi"} <= loaded
     assert sorted(name for name in loaded if is_tooling(name)) == []
+
+
+def test_no_store_costs_nothing_and_a_redis_url_imports_redis_only_when_used() -> None:
+    threads = "import threading; print('threads', sorted(t.name for t in threading.enumerate()))"
+    statement = (
+        "from gatewayerrors.core import Translator, Settings\n"
+        "import gatewayerrors.maintenance\n"
+        "Translator()\n"
+        "Settings(maintenance_store='redis://127.0.0.1:1/0')  # checked, not opened\n"
+    )
+    loaded = loaded_modules(statement + threads)
+    assert "redis" not in loaded
+    assert "gatewayerrors._redis_store" not in loaded
+    assert "gatewayerrors-maintenance" not in " ".join(loaded)  # no refresher thread either
 
 
 def test_the_command_line_loads_the_tools() -> None:

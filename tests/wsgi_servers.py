@@ -38,9 +38,12 @@ HOST = "127.0.0.1"
 
 
 @contextlib.contextmanager
-def serve_wsgi(app: Any, *, threads: int = 4) -> Iterator[str]:
-    """Serve ``app`` with waitress; yields ``http://127.0.0.1:<port>``."""
-    server: Any = create_server(app, host=HOST, port=0, threads=threads, channel_timeout=10)
+def serve_wsgi(app: Any, *, threads: int = 4, **options: Any) -> Iterator[str]:
+    """Serve ``app`` with waitress (``options``: more waitress settings); yields
+    ``http://127.0.0.1:<port>``."""
+    server: Any = create_server(
+        app, host=HOST, port=0, threads=threads, channel_timeout=10, **options
+    )
     port = server.getsockname()[1]
     stopping = threading.Event()
 

@@ -16,10 +16,11 @@ _COMMANDS = {
     "demo": "gatewayerrors._tools.demo",
     "preview": "gatewayerrors._tools.preview",
     "catalog": "gatewayerrors._tools.catalog_docs",
+    "maintenance": "gatewayerrors._tools.maintenance",
 }
 _DESCRIPTION = (
     "Tools for gatewayerrors: a demo service whose upstreams really fail, a preview of every "
-    "error page and format, and the error catalog."
+    "error page and format, the error catalog, and maintenance mode for every replica."
 )
 
 

@@ -133,7 +133,9 @@ def _settings() -> Settings:
 def _forget_translator(*, setting: str, **kwargs: Any) -> None:
     global _translator
     if setting in (SETTINGS_NAME, "DEBUG"):
-        _translator = None
+        old, _translator = _translator, None
+        if old is not None and old.maintenance_switch is not None:
+            old.maintenance_switch.stop()  # its refresher would poll on for nobody
 
 
 setting_changed.connect(_forget_translator, dispatch_uid="gatewayerrors.django")
@@ -153,6 +155,11 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
         path, raw = _request_path(request)
+        client, forwarded, bypass = (
+            meta.get("REMOTE_ADDR"),
+            meta.get("HTTP_X_FORWARDED_FOR"),
+            meta.get("HTTP_X_MAINTENANCE_BYPASS"),
+        )
         return RequestInfo(
             method if isinstance(method, str) and method else "GET",
             path if isinstance(path, str) and path else "/",
@@ -161,6 +168,9 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             request_id if isinstance(request_id, str) else None,
             request,
             raw,
+            client if isinstance(client, str) and client else None,
+            forwarded if isinstance(forwarded, str) and forwarded else None,
+            bypass if isinstance(bypass, str) and bypass else None,
         )
     except Exception:
         return RequestInfo(native=request)
