@@ -6,7 +6,7 @@
 Through the WSGI middleware (called directly, no server): a bare WSGI app; the middleware with
 no store; with a store whose state is off, scheduled ahead, and on (the 503 maintenance answer).
 The store is read in the background, so which store it is does not matter here: the Redis
-server's own statistics show that requests send it nothing (tests/test_fleet_replicas.py).
+server's own statistics show that requests send it nothing (tests/e2e/test_fleet_replicas.py).
 Goal: a store that is off costs no more per request than the cheapest maintenance callable
 (``maintenance=lambda: False``): the adapter's maintenance flow, plus one attribute read.
 """

@@ -292,7 +292,7 @@ def raise_for_problem(response: object) -> None:
 
     The body is read when the response has not read it yet (httpx's event hooks and requests'
     response hooks run before it is), unless its ``Content-Length`` is over the 64 KiB limit:
-    then the problem has the status and headers only.
+    then the problem has the status and headers only. The response is closed before raising.
     """
     status = _status_of(response)
     if status is None or status < 400:
@@ -309,6 +309,12 @@ def raise_for_problem(response: object) -> None:
         body = None  # problem_from_response reads what the response now holds
     problem = problem_from_response(response, body=body)
     if problem is not None:
+        # The caller gets an exception, not the response: release its connection (requests
+        # does not close a response whose hook raised; a body left unread pins the socket).
+        close = getattr(response, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
         raise problem
 
 

@@ -34,23 +34,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_to_bytes
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
-from django.conf import settings as django_settings  # type: ignore[import-untyped]
-from django.core.exceptions import (  # type: ignore[import-untyped]
+from django.conf import settings as django_settings
+from django.core.exceptions import (
     BadRequest,
     ImproperlyConfigured,
     PermissionDenied,
     SuspiciousOperation,
 )
-from django.core.signals import got_request_exception, setting_changed  # type: ignore[import-untyped]
-from django.http import (  # type: ignore[import-untyped]
+from django.core.signals import got_request_exception, setting_changed
+from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
 )
-from django.http.multipartparser import MultiPartParserError  # type: ignore[import-untyped]
-from django.utils.encoding import repercent_broken_unicode  # type: ignore[import-untyped]
-from django.utils.module_loading import import_string  # type: ignore[import-untyped]
+from django.http.multipartparser import MultiPartParserError
+from django.utils.encoding import repercent_broken_unicode
+from django.utils.module_loading import import_string
 
 from .._error import UpstreamFailure
 from .._pages import page_context, page_headings
@@ -322,7 +322,7 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
     exceptions stay its answers), then upstream failures, with the transaction marked for
     rollback as DRF does.
     """
-    from rest_framework.views import exception_handler, set_rollback  # type: ignore[import-untyped]
+    from rest_framework.views import exception_handler, set_rollback
 
     result: HttpResponseBase | None = exception_handler(exc, context)
     if result is not None:
@@ -353,7 +353,7 @@ def django_template(
     headings = page_headings(overrides or {})
 
     def render(error: UpstreamFailure, request: RequestInfo) -> str:
-        from django.template.loader import render_to_string  # type: ignore[import-untyped]
+        from django.template.loader import render_to_string
 
         native = request.native
         page: str = render_to_string(

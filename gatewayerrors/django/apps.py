@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import AppConfig  # type: ignore[import-untyped]
-from django.core import checks  # type: ignore[import-untyped]
+from django.apps import AppConfig
+from django.core import checks
 
 __all__ = ["GatewayErrorsConfig", "check_settings"]
 
@@ -19,8 +19,8 @@ MIDDLEWARE_PATH = "gatewayerrors.django.GatewayErrorsMiddleware"
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The system check: ``GATEWAYERRORS`` builds valid settings, and the middleware is used."""
-    from django.conf import settings  # type: ignore[import-untyped]
-    from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
     from . import _settings
 

@@ -21,7 +21,7 @@ class DjangoCacheStore:
         self.key = key
 
     def _cache(self) -> object:
-        from django.core.cache import caches  # type: ignore[import-untyped]
+        from django.core.cache import caches
 
         return caches[self.alias]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.conf import settings  # type: ignore[import-untyped]
-from django.core.management.base import BaseCommand, CommandError  # type: ignore[import-untyped]
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from ...._tools import maintenance
 
