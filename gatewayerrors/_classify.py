@@ -27,6 +27,8 @@ from typing import NamedTuple
 from werkzeug.http import parse_date
 
 from ._catalog import catalog
+from ._chain import chain_of, received_chain
+from ._classify_databases import database_rules
 from ._error import Evidence
 from ._types import Predicate, Rule
 
@@ -118,13 +120,34 @@ def _from_status(status: object, headers: object) -> Evidence | None:
     return None
 
 
+def _with_chain(evidence: Evidence | None, headers: object, body: object = None) -> Evidence | None:
+    # What the failed upstream said about its own failure (Proxy-Status, a problem's code).
+    if evidence is None:
+        return None
+    chain = received_chain(headers, body)
+    if not chain.members and chain.upstream_code is None:
+        return evidence
+    return evidence._replace(upstream_code=chain.upstream_code, chain=chain.members)
+
+
+def _read_body(response: object) -> object:
+    # The body only if already read: httpx and requests both keep it in ``_content`` (requests
+    # reads on ``.content``, which would be network I/O here for a streamed response).
+    try:
+        return getattr(response, "_content", None)
+    except Exception:
+        return None
+
+
 def _response_status(exc: BaseException) -> Evidence | None:
     # httpx.HTTPStatusError and requests.HTTPError keep the response in ``.response``.
     response = getattr(exc, "response", None)
     if response is None:
         return None
     status = getattr(response, "status_code", None)
-    return _from_status(status, getattr(response, "headers", None))
+    headers = getattr(response, "headers", None)
+    evidence = _from_status(status, headers)
+    return _with_chain(evidence, headers, _read_body(response)) if evidence else None
 
 
 def _aiohttp_status(exc: BaseException) -> Evidence | None:
@@ -132,7 +155,8 @@ def _aiohttp_status(exc: BaseException) -> Evidence | None:
     # from an ``aiohttp.http_exceptions`` error: that 400 is aiohttp's, not the upstream's.
     if type(exc.__cause__).__module__.startswith("aiohttp.http_exceptions"):
         return None
-    return _from_status(getattr(exc, "status", None), getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    return _with_chain(_from_status(getattr(exc, "status", None), headers), headers)
 
 
 _TOO_MANY_STATUS = re.compile(r"too many (\d{3}) error responses")
@@ -146,6 +170,24 @@ def _urllib3_response_error(exc: BaseException) -> Evidence:
     return evidence or Evidence("upstream_error", CLIENT_GENERIC)
 
 
+def _upstream_problem(exc: BaseException) -> Evidence | None:
+    # gatewayerrors.client.UpstreamProblem: a service answered an error (its Retry-After kept).
+    evidence = _from_status(getattr(exc, "status", None), None)
+    if evidence is None:
+        return None
+    entries = getattr(exc, "proxy_status", ())
+    chain = chain_of(
+        entries if isinstance(entries, tuple) else (),
+        getattr(exc, "code", None),
+        getattr(exc, "upstream_code", None),
+    )
+    return evidence._replace(
+        retry_after=parse_retry_after(getattr(exc, "retry_after", None)),
+        upstream_code=chain.upstream_code,
+        chain=chain.members,
+    )
+
+
 def _botocore_client_error(exc: BaseException) -> Evidence | None:
     # botocore.exceptions.ClientError: the upstream answered; its status is in the metadata.
     response = getattr(exc, "response", None)
@@ -156,7 +198,8 @@ def _botocore_client_error(exc: BaseException) -> Evidence | None:
 
 
 def _urllib_status(exc: BaseException) -> Evidence | None:
-    return _from_status(getattr(exc, "code", None), getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    return _with_chain(_from_status(getattr(exc, "code", None), headers), headers)
 
 
 def _own(exc: BaseException) -> Evidence | None:
@@ -425,6 +468,7 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
     f = _fixed
     rules: dict[tuple[str, str], Rule] = {
         ("gatewayerrors", "GatewayError"): _own,
+        ("gatewayerrors", "UpstreamProblem"): _upstream_problem,
         # -- stdlib --------------------------------------------------------------------
         ("builtins", "ConnectionRefusedError"): f("connection_refused", OS_PRECISE),
         ("builtins", "ConnectionResetError"): f("connection_terminated", OS_TRANSPORT),
@@ -532,6 +576,14 @@ def _built_in_rules() -> dict[tuple[str, str], Rule]:
         rules[(package, "ConnectError")] = f("connection_failed", CLIENT_GENERIC)
         rules[(package, "ReadError")] = f("connection_terminated", CLIENT_GENERIC)
         rules[(package, "WriteError")] = f("connection_terminated", CLIENT_GENERIC)
+    # -- databases and caches (their own module: _classify_databases) -------------------
+    rules.update(
+        database_rules(
+            precise=CLIENT_PRECISE,
+            generic=CLIENT_GENERIC,
+            os_error=_os_error,
+        )
+    )
     return rules
 
 
@@ -540,7 +592,8 @@ _BUILT_IN_RULES: Mapping[tuple[str, str], Rule] = _built_in_rules()
 
 # Where clients keep the exception they wrap: set on the instance (urllib3's MaxRetryError.reason,
 # urllib's URLError.reason) or exposed by the class (aiohttp's os_error, ExceptionGroup.exceptions).
-_LINK_ATTRIBUTES = ("reason", "os_error", "exceptions")
+# SQLAlchemy's DBAPIError keeps the driver's error in ``orig``.
+_LINK_ATTRIBUTES = ("reason", "os_error", "exceptions", "orig")
 
 
 class _TypeInfo(NamedTuple):

@@ -21,6 +21,10 @@ class Evidence(NamedTuple):
     received_status: int | None = None
     detail: str | None = None
     upstream: str | None = None
+    upstream_code: str | None = None
+    """The failed upstream's own root cause (a catalog code), when its answer named one."""
+    chain: tuple[str, ...] = ()
+    """The failed upstream's ``Proxy-Status`` members, validated, nearest the origin first."""
 
 
 class UpstreamFailure(NamedTuple):
@@ -41,6 +45,10 @@ class UpstreamFailure(NamedTuple):
     received_status: int | None
     instance: str | None
     debug: str | None
+    upstream_code: str | None = None
+    """The failed upstream's root cause (a catalog code), sent as the ``upstream_code`` member."""
+    chain: tuple[str, ...] = ()
+    """The upstream's ``Proxy-Status`` members, sent before ours."""
 
     @property
     def code(self) -> str:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_header_value", "proxy_status", "sf_item", "sf_string", "valid_request_id"]
+__all__ = [
+    "SF_TOKEN",
+    "clean_header_value",
+    "proxy_status",
+    "sf_item",
+    "sf_string",
+    "valid_request_id",
+]
 
-_SF_TOKEN = re.compile(r"[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*", re.ASCII)
+SF_TOKEN = _SF_TOKEN = re.compile(r"[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*", re.ASCII)
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)

@@ -185,6 +185,8 @@ def problem_members(failure: UpstreamFailure, type_base: str) -> dict[str, Any]:
         members["upstream"] = failure.upstream
     if failure.received_status is not None:
         members["upstream_status"] = failure.received_status
+    if failure.upstream_code is not None:
+        members["upstream_code"] = failure.upstream_code
     if failure.request_id is not None:
         members["request_id"] = failure.request_id
     if failure.debug is not None:

@@ -114,6 +114,9 @@ class Settings:
     """Header read for an incoming request id and set on every error response."""
     trust_request_id: bool = True
     """Reuse a valid incoming request id instead of generating one."""
+    forward_request_id: bool = False
+    """Bind the request's id while the app runs, for ``gatewayerrors.client``'s outgoing-call
+    hooks to send on (docs/chains.md); an error answer carries the same id."""
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
 
@@ -172,7 +175,7 @@ class Settings:
     def __post_init__(self) -> None:
         if not isinstance(self.service, str):  # any text: Proxy-Status makes it an sf-string
             raise SettingsError("service", f"must be a string, not {_kind(self.service)}")
-        for name in ("debug", "path_suffix", "trust_request_id"):
+        for name in ("debug", "path_suffix", "trust_request_id", "forward_request_id"):
             _check_bool(name, getattr(self, name))
         for name in ("default_retry_after", "max_retry_after", "maintenance_retry_after"):
             _check_seconds(name, getattr(self, name))
@@ -466,6 +469,7 @@ class SettingsOptions(TypedDict, total=False):
     path_suffix: bool
     request_id_header: str
     trust_request_id: bool
+    forward_request_id: bool
     overrides: Mapping[str, Mapping[str, str]]
     style: str | StyleFunction
     templates: str | PathLike[str] | TemplateFunction | None

@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from contextvars import Token
 from random import getrandbits, random
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -39,6 +40,7 @@ from ._render import (
     render_problem_xml,
     render_text,
 )
+from ._request_context import bind_request_id, bound_request_id
 from ._settings import Settings, SettingsOptions, resolve_settings
 from ._stores import open_store
 from ._styles import build_style
@@ -129,6 +131,7 @@ class Translator:
         self._max_retry = settings.max_retry_after
         self._request_id_header = settings.request_id_header.lower()
         self._trust_request_id = settings.trust_request_id
+        self._forward_request_id = settings.forward_request_id
         self._debug = settings.debug
         self._suppress = settings.suppress_response_codes
         self._default_retry = min(settings.default_retry_after, settings.max_retry_after)
@@ -172,6 +175,18 @@ class Translator:
         if not isinstance(translator, Translator):
             raise TypeError(f"translator must be a gatewayerrors Translator, not {translator!r}")
         return translator
+
+    def bind_request_id(self, request_id: str | None) -> Token[list[str | None] | None] | None:
+        """Bind this request's id for outgoing calls (``forward_request_id``), or None when off.
+
+        Adapters call it before running the app and :func:`reset_request_id` after. An incoming
+        id is bound only when it would be reused (valid and trusted).
+        """
+        if not self._forward_request_id:
+            return None
+        if request_id is not None and not (self._trust_request_id and valid_request_id(request_id)):
+            request_id = None
+        return bind_request_id(self._request_id_header, request_id)
 
     def _code_text(self, kind: ErrorKind) -> _CodeText:
         override = self.settings.overrides.get(kind.code, {})
@@ -252,6 +267,8 @@ class Translator:
                 self._trust_request_id and valid_request_id(request_id)
             ):
                 request_id = None
+        if request_id is None and self._forward_request_id:
+            request_id = bound_request_id()  # the id this request already sent upstream
         if request_id is None:
             # Correlation ids need uniqueness, not secrecy; random reseeds itself after fork().
             request_id = f"{getrandbits(128):032x}"
@@ -278,6 +295,8 @@ class Translator:
                 evidence.received_status,
                 instance,
                 debug,
+                evidence.upstream_code,
+                evidence.chain,
             ),
         )
 
@@ -460,14 +479,18 @@ class Translator:
         return _new_response(ErrorResponse, (status, headers, body, error))
 
     def _proxy_status(self, error: UpstreamFailure) -> str | None:
-        if error.received_status is None and error.debug is None:
+        if error.received_status is None and error.debug is None and not error.chain:
             return self._codes[error.kind.code].proxy_status  # precomputed per code
         error_type = error.kind.code if error.kind.rfc9209 else None
-        if error_type is None and error.received_status is None:
-            return None
-        return clean_header_value(
-            proxy_status(self.settings.service, error_type, error.received_status, error.debug)
-        )
+        own = None
+        if error_type is not None or error.received_status is not None:
+            own = proxy_status(
+                self.settings.service, error_type, error.received_status, error.debug
+            )
+        if error.chain:
+            # RFC 9209 §2: the upstream's members first (validated by _chain), ours appended.
+            return clean_header_value(", ".join((*error.chain, own) if own else error.chain))
+        return None if own is None else clean_header_value(own)
 
     def _fallback_error(self, code: str) -> UpstreamFailure:
         kind = catalog[code] if code in catalog else catalog["proxy_internal_error"]

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
+from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
 
@@ -114,6 +116,7 @@ class GatewayErrorsMiddleware:
         self._switch = self.translator.maintenance_switch
         self._request_id_name = self.translator.settings.request_id_header.lower()
         self._request_id_header = self._request_id_name.encode("latin-1")
+        self._forward_request_id = self.translator.settings.forward_request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._delegated:
@@ -142,11 +145,28 @@ class GatewayErrorsMiddleware:
                 started = True
             return send(message)
 
+        # forward_request_id: the id outgoing calls send on (off by default: costs nothing).
+        bound = self._bind_request_id(scope) if self._forward_request_id else None
         try:
             await self.app(scope, receive, send_tracking)
         except Exception as exc:
             if not await self._answer_http(exc, scope, send, started):
                 raise
+        finally:
+            if bound is not None:
+                reset_request_id(bound)
+
+    def _bind_request_id(self, scope: Scope) -> Token[list[str | None] | None] | None:
+        request_id = None
+        wanted = self._request_id_header
+        try:
+            for name, value in scope.get("headers") or ():
+                if name == wanted:
+                    request_id = value.decode("latin-1")
+                    break
+        except Exception:  # headers that break the ASGI spec: no incoming id
+            request_id = None
+        return self.translator.bind_request_id(request_id)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         """``receive`` for the lifespan scope: the maintenance store's refresher starts with

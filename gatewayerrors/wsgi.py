@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._render import reason_phrase
+from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator
 
@@ -146,6 +147,7 @@ class GatewayErrorsWSGIMiddleware:
         self.translator = translator
         self._maintenance_check = translator.maintenance_check
         self._request_id_key = request_id_key(translator.settings.request_id_header)
+        self._forward_request_id = translator.settings.forward_request_id
         self.failures_after_start = 0
         self._count_lock = threading.Lock()
 
@@ -154,6 +156,14 @@ class GatewayErrorsWSGIMiddleware:
             early = self._maintenance(environ, start_response)
             if early is not None:
                 return early
+        # forward_request_id: the id outgoing calls send on, while the app runs (a streamed
+        # body iterated later by the server is not covered). Off by default: costs nothing.
+        bound = None
+        if self._forward_request_id:
+            incoming = environ.get(self._request_id_key)
+            bound = self.translator_for(environ).bind_request_id(
+                incoming if isinstance(incoming, str) else None
+            )
         # The app's status and headers are held until its body's first chunk: until then
         # nothing went to the server, so an error is answered with a plain first call of the
         # server's start_response. PEP 3333 asks for exc_info only once a status went to the
@@ -167,6 +177,9 @@ class GatewayErrorsWSGIMiddleware:
             if answer is None:
                 raise  # not an upstream failure: not ours
             return answer
+        finally:
+            if bound is not None:
+                reset_request_id(bound)
         body_type = type(body)
         if body_type is list or body_type is tuple:
             start.forward()  # cannot fail while iterated: the server gets the status now

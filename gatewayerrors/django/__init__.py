@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -53,6 +54,7 @@ from django.utils.module_loading import import_string
 
 from .._error import UpstreamFailure
 from .._pages import page_context, page_headings
+from .._request_context import reset_request_id
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
 from ..asgi import raw_path as asgi_raw_path
@@ -274,13 +276,33 @@ class GatewayErrorsMiddleware:
         response = self._maintenance(request)
         if response is not None:
             return response
-        return self.get_response(request)
+        bound = self._bind_request_id(request)
+        try:
+            return self.get_response(request)
+        finally:
+            if bound is not None:
+                reset_request_id(bound)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = self._maintenance(request)
         if response is not None:
             return response
-        return await self.get_response(request)
+        bound = self._bind_request_id(request)
+        try:
+            return await self.get_response(request)
+        finally:
+            if bound is not None:
+                reset_request_id(bound)
+
+    def _bind_request_id(self, request: HttpRequest) -> Token[list[str | None] | None] | None:
+        """``forward_request_id``: bind the request's id for outgoing calls (off: nothing)."""
+        translator = self.translator
+        if not translator.settings.forward_request_id:
+            return None
+        incoming = None
+        with contextlib.suppress(Exception):  # request.headers parses every META key
+            incoming = request.headers.get(translator.settings.request_id_header)
+        return translator.bind_request_id(incoming if isinstance(incoming, str) else None)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Django's hook for a view's exception: our response, or None to let Django go on."""

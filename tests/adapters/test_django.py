@@ -77,6 +77,12 @@ def build_urlconf() -> types.ModuleType:
             raise Http404("no such product")  # noqa: B904 - the context is the point
         return HttpResponse("unreachable")
 
+    def forwarded(request: HttpRequest) -> HttpResponse:
+        from gatewayerrors.client import forwarded_headers
+
+        FORWARDED.append(forwarded_headers())  # what an outgoing call would carry
+        raise ServiceUnavailable(code="circuit_open")
+
     def unclassified(request: HttpRequest) -> HttpResponse:
         raise ValueError("a bug, not an upstream failure")
 
@@ -113,6 +119,7 @@ def build_urlconf() -> types.ModuleType:
         path("fault/<str:name>", fault),
         path("async-fault/<str:name>", async_fault),
         path("own", own),
+        path("forwarded", forwarded),
         path("unclassified", unclassified),
         path("not-found-after-failure", not_found_after_failure),
         path("stream/<str:when>", stream),
@@ -470,3 +477,28 @@ def test_template_name_gets_the_heading_with_its_overrides(wsgi_url: str) -> Non
     assert overridden.status_code == builtin.status_code == 502
     assert overridden.text == "<h1>Payments are down</h1>"
     assert builtin.text == "<h1>Something went wrong on our side</h1>"
+
+
+# -- forward_request_id: one id across services -------------------------------------------------
+
+FORWARDED: list[dict[str, str]] = []
+
+
+@pytest.mark.parametrize("incoming", ["trace-7", None])
+def test_forward_request_id(base_url: str, incoming: str | None) -> None:
+    """The id bound while the view runs is what outgoing calls send and what the answer carries
+    (the ``forwarded`` view records ``forwarded_headers()``, then fails)."""
+    from django.test import override_settings
+
+    FORWARDED.clear()
+    headers = {"x-request-id": incoming} if incoming else {}
+    with override_settings(GATEWAYERRORS={"service": "catalog", "forward_request_id": True}):
+        response = requests.get(f"{base_url}/forwarded", headers=headers, timeout=5)
+    assert response.status_code == 503
+    request_id = response.headers["x-request-id"]
+    assert [{"x-request-id": request_id}] == FORWARDED
+    if incoming:
+        assert request_id == incoming
+    FORWARDED.clear()
+    requests.get(f"{base_url}/forwarded", timeout=5)  # forwarding off again: nothing bound
+    assert FORWARDED == [{}]

@@ -31,6 +31,7 @@ def test_production_defaults() -> None:
     assert settings.type_base == "urn:gatewayerrors:"
     assert settings.request_id_header == "x-request-id"
     assert settings.trust_request_id is True
+    assert settings.forward_request_id is False
     assert settings.style == "problem"
     assert settings.templates is None
     assert settings.classifier is None
@@ -61,6 +62,12 @@ def test_retry_after_settings_must_be_non_negative_int(name: str) -> None:
         with pytest.raises(TypeError, match=name):
             settings(bad)
     assert getattr(settings(0), name) == 0
+
+
+def test_forward_request_id_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="forward_request_id"):
+        Settings(forward_request_id="yes")  # type: ignore[arg-type]
+    assert Settings(forward_request_id=True).forward_request_id is True
 
 
 def test_overrides_for_unknown_codes_are_refused() -> None:
