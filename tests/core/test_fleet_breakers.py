@@ -21,6 +21,7 @@ import pytest
 import redis
 import requests
 from asgi_servers import serve
+from purgatory.service._async.repository import AsyncRedisRepository
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
@@ -76,7 +77,9 @@ def purgatory_replica(redis_url: str, upstream: str) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         nonlocal started
         if scope["path"] == "/close":  # the unit of work's client, closed in its own loop
-            await uow.contexts.redis.aclose()
+            repository = uow.contexts
+            assert isinstance(repository, AsyncRedisRepository)
+            await repository.redis.aclose()
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
