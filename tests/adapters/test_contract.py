@@ -28,7 +28,7 @@ from adapter_servers import (
     call_upstream,
     fetch,
 )
-from support_matrix import SERVERS, Combination, Server, combinations, host
+from support_matrix import FRAMEWORKS, SERVERS, Combination, Server, combinations, host
 
 from gatewayerrors.core import RequestInfo, Translator
 
@@ -241,14 +241,21 @@ def read_until_closed(url: str, request: bytes, wait: float) -> tuple[bytes, boo
 
 @pytest.mark.parametrize("fault", ["refused", "unavailable"])
 def test_a_failure_after_the_response_started_sends_no_second_response(
-    adapter: Adapter, server: Server, fault: str
+    request: pytest.FixtureRequest,
+    combination: Combination,
+    adapter: Adapter,
+    server: Server,
+    fault: str,
 ) -> None:
     # /stream/<fault> sends 200 and a first chunk, then its upstream call fails: too late for a
     # gateway error. The client must see a response it can tell is broken (a chunked body with
     # no last chunk), never an error document appended to it or a second status line.
-    request = f"GET /stream/{fault} HTTP/1.1\r\nHost: t\r\nAccept: {JSON}\r\n\r\n".encode()
+    if server.ignores_late_start_response and FRAMEWORKS[combination.framework].streams_a_generator:
+        reason = "granian#845: the held status and headers of a generator body are lost"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    get = f"GET /stream/{fault} HTTP/1.1\r\nHost: t\r\nAccept: {JSON}\r\n\r\n".encode()
     with adapter.configure():
-        raw, closed = read_until_closed(adapter.url, request, wait=1.0)
+        raw, closed = read_until_closed(adapter.url, get, wait=1.0)
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert b"transfer-encoding: chunked" in head.lower()
@@ -257,3 +264,4 @@ def test_a_failure_after_the_response_started_sends_no_second_response(
     assert closed is server.closes_after_late_failure
     with httpx.Client(timeout=5) as new_connection:
         assert fetch(new_connection, adapter, "/ok").status_code == 200
+    assert b"content-type: text/plain" in head.lower()  # the app's headers went out with it

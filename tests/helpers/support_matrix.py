@@ -41,7 +41,9 @@ class Server:
     the server as a process of its own instead. ``keep_alive`` is False for a server that
     closes every connection by design (gunicorn's sync worker); ``closes_after_late_failure``
     False for one that leaves the connection open when the app fails after its response
-    started (the body stays truncated)."""
+    started (the body stays truncated). ``ignores_late_start_response`` is True for a server
+    that reads the status and headers when the app returns and ignores a ``start_response``
+    made while the body is first iterated (PEP 3333 allows it; granian#845)."""
 
     label: str
     kind: str
@@ -50,6 +52,7 @@ class Server:
     command: Callable[[str, int], list[str]] | None = None
     keep_alive: bool = True
     closes_after_late_failure: bool = True
+    ignores_late_start_response: bool = False
     note: str = ""
 
 
@@ -60,7 +63,9 @@ class Framework:
 
     ``servers`` limits it to some servers (default: every server of its kind), ``excluded``
     says why a server of its kind is left out (shown in the table). ``hosted`` replaces
-    swapping the app in the test process (Django keeps its settings per process)."""
+    swapping the app in the test process (Django keeps its settings per process).
+    ``streams_a_generator`` (WSGI): its ``/stream/<name>`` body reaches the middleware as a
+    generator (Django's ``StreamingHttpResponse`` does not)."""
 
     label: str
     kind: str
@@ -70,6 +75,7 @@ class Framework:
     servers: tuple[str, ...] = ()
     excluded: dict[str, str] = field(default_factory=dict)
     hosted: Callable[..., contextlib.AbstractContextManager[Any]] | None = None
+    streams_a_generator: bool = True
 
 
 SERVERS: dict[str, Server] = {
@@ -100,7 +106,20 @@ SERVERS: dict[str, Server] = {
     "gunicorn-gthread": Server(
         "gunicorn (gthread worker)", "wsgi", "gunicorn", command=hosting.gunicorn_command("gthread")
     ),
-    "granian-wsgi": Server("Granian (WSGI)", "wsgi", "granian", command=hosting.granian_command),
+    "granian-wsgi": Server(
+        "Granian (WSGI)",
+        "wsgi",
+        "granian",
+        command=hosting.granian_command,
+        ignores_late_start_response=True,
+        note=(
+            "ignores a `start_response` made while the body is first iterated"
+            " ([granian#845](https://github.com/emmett-framework/granian/issues/845), not planned);"
+            " the WSGI middleware hands the status and headers of a generator body to the server"
+            " with its first chunk, so a streamed (generator) response goes out as 200 without"
+            " its headers (the contract's streaming row is an expected failure there)"
+        ),
+    ),
 }
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -131,6 +150,7 @@ FRAMEWORKS: dict[str, Framework] = {
         "`MIDDLEWARE`",
         "django",
         hosted=hosting.django_hosted,
+        streams_a_generator=False,
     ),
     "falcon-wsgi": Framework(
         "Falcon (WSGI)",
