@@ -13,6 +13,9 @@ from adapter_servers import call_upstream, stream_body
 
 from gatewayerrors import GatewayErrorsWSGIMiddleware
 
+# Pyramid's names too: import them from here, with the import-time warnings silenced.
+__all__ = ["Configurator", "Request", "Response", "build"]
+
 with warnings.catch_warnings():
     # The libraries warning about themselves on import: Pyramid 2 imports pkg_resources
     # (setuptools says it is deprecated), WebOb 1.8 the cgi module (deprecated in 3.11; on 3.13
