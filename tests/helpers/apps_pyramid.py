@@ -18,9 +18,11 @@ __all__ = ["Configurator", "Request", "Response", "build"]
 
 with warnings.catch_warnings():
     # The libraries warning about themselves on import: Pyramid 2 imports pkg_resources
-    # (setuptools says it is deprecated), WebOb 1.8 the cgi module (deprecated in 3.11; on 3.13
-    # the legacy-cgi distribution WebOb depends on stands in for it).
+    # (setuptools says it is deprecated, and that PasteDeploy's namespace package is declared
+    # the old way), WebOb 1.8 the cgi module (deprecated in 3.11; on 3.13 the legacy-cgi
+    # distribution WebOb depends on stands in for it).
     warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    warnings.filterwarnings("ignore", "Deprecated call to `pkg_resources", DeprecationWarning)
     warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning)
     from pyramid.config import Configurator
     from pyramid.request import Request
