@@ -49,6 +49,8 @@ CONTENT_TYPES = {
     HTML: "text/html; charset=utf-8",
     TEXT: "text/plain; charset=utf-8",
 }
+MAINTENANCE = {"maintenance": True, "maintenance_retry_after": 120}
+"""The options of the maintenance test (a server process of their own: matrix_servers.py)."""
 # Headers the core decides; servers add their own (date, server) and framing.
 CORE_HEADERS = ("content-type", "cache-control", "vary", "retry-after", "proxy-status")
 
@@ -83,7 +85,7 @@ def server(combination: Combination) -> Server:
 def adapter(combination: Combination, urls: dict[str, str]) -> Iterator[Adapter]:
     # Module scope: pytest runs one combination's tests together and stops its servers before
     # it starts the next.
-    with host(combination, urls) as found:
+    with host(combination, urls, expected=(MAINTENANCE,)) as found:
         yield found
 
 
@@ -186,7 +188,7 @@ def test_success_passes_through_untouched(adapter: Adapter, client: httpx.Client
 def test_maintenance_answers_503_before_the_app_runs(
     adapter: Adapter, client: httpx.Client
 ) -> None:
-    with adapter.configure(maintenance=True, maintenance_retry_after=120):
+    with adapter.configure(**MAINTENANCE):
         for path in ("/ok", "/fault/refused"):
             response = fetch(client, adapter, path)
             assert response.status_code == 503, path

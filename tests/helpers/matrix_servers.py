@@ -177,6 +177,7 @@ class ServerProcess:
 
     def __init__(self, argv: list[str], spec: dict[str, Any], port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        self._ready = False
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         path = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
@@ -187,19 +188,19 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its workers stop with it (close() signals the group)
         )
-        try:
-            self._wait_until_it_answers()
-        except BaseException:
-            self.close()
-            raise
 
-    def _wait_until_it_answers(self) -> None:
+    def wait_until_it_answers(self) -> None:
+        """Return once ``/health`` answers 200; raise (with the server's log) if it exits or
+        does not answer within :data:`START_TIMEOUT`."""
+        if self._ready:
+            return
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self._process.args!r} exited:\n{self.output()}")
             try:
                 if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    self._ready = True
                     return
             except httpx.TransportError:
                 pass
@@ -235,19 +236,29 @@ def in_processes(
     urls: dict[str, str],
     name: str,
     command: Callable[[str, int], list[str]],
+    expected: tuple[dict[str, Any], ...] = (),
 ) -> Iterator[Adapter]:
-    """One server process per option set; ``configure`` points the adapter at it."""
+    """One server process per option set; ``configure`` points the adapter at it. The
+    ``expected`` option sets (added to ``BASE``, as ``configure`` does) start at once with the
+    base one, so their start-up times overlap; any other starts on first use."""
     processes: dict[str, ServerProcess] = {}
 
-    def url_for(options: dict[str, Any]) -> str:
+    def start(options: dict[str, Any]) -> ServerProcess:
         key = json.dumps(options, sort_keys=True)
         if key not in processes:
             spec = {"builder": builder, "urls": urls, "options": options}
             port = free_port()
             processes[key] = ServerProcess(command(kind, port), spec, port)
-        return processes[key].url
+        return processes[key]
+
+    def url_for(options: dict[str, Any]) -> str:
+        process = start(options)
+        process.wait_until_it_answers()
+        return process.url
 
     try:
+        for options in (BASE, *({**BASE, **more} for more in expected)):
+            start(options)
         adapter = Adapter(name, url_for(BASE), lambda options: contextlib.nullcontext())
 
         @contextlib.contextmanager

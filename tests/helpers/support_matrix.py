@@ -194,8 +194,12 @@ def combinations() -> list[Combination]:
 
 
 @contextlib.contextmanager
-def host(combination: Combination, urls: dict[str, str]) -> Iterator[Any]:
-    """Serve ``combination``'s app on its server; yields its ``Adapter``."""
+def host(
+    combination: Combination, urls: dict[str, str], expected: tuple[dict[str, Any], ...] = ()
+) -> Iterator[Any]:
+    """Serve ``combination``'s app on its server; yields its ``Adapter``. ``expected``: the
+    option sets ``configure`` will be given, started at once on a server that runs as its own
+    process (an in-process server builds the app per ``configure``)."""
     framework = FRAMEWORKS[combination.framework]
     server = SERVERS[combination.server]
     name = combination.framework
@@ -209,7 +213,7 @@ def host(combination: Combination, urls: dict[str, str]) -> Iterator[Any]:
         return
     assert server.command is not None, combination
     with hosting.in_processes(
-        framework.kind, framework.builder, urls, name, server.command
+        framework.kind, framework.builder, urls, name, server.command, expected
     ) as adapter:
         yield adapter
 
