@@ -120,10 +120,17 @@ class LanguageChooser:
     def _lookup(self, header: str) -> str:
         wanted: list[str] = []
         refused: set[str] = set()
+        if not header.isascii():
+            # The grammar is ASCII (RFC 9110 §12.5.4); werkzeug reads some non-ASCII weights
+            # ("q=\xff") as q=1, so an entry with any non-ASCII character is dropped first.
+            header = ",".join(entry for entry in header.split(",") if entry.isascii())
         # werkzeug drops entries with an invalid q and orders the rest by q, stable for ties
         # (the header's order decides between equal q-values, as RFC 4647 §3.4 reads them).
         for value, quality in parse_accept_header(header, LanguageAccept)[:_MAX_RANGES]:
-            language_range = value.partition(";")[0].strip().lower().replace("_", "-")
+            name, _, parameters = value.partition(";")
+            if "q=" in parameters.replace(" ", "").lower():
+                continue  # a weight werkzeug could not read ("q=\xff"): invalid, dropped
+            language_range = name.strip().lower().replace("_", "-")
             if not _RANGE.fullmatch(language_range):
                 continue  # not a language range: ignored, like an invalid q
             if quality > 0:

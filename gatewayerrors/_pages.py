@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 from urllib.parse import unquote
 
 import orjson
@@ -41,7 +41,7 @@ from ._locale import (
     translations,
 )
 from ._render import clean_text, problem_members, reason_phrase
-from ._types import PageContext, RequestInfo
+from ._types import ContextTemplateFunction, PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
@@ -608,11 +608,14 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
             error: UpstreamFailure, request: RequestInfo, language: str | None = None
         ) -> bytes:
             try:
+                page: object
                 if with_context:
                     context = context_for(error, request, language or default)
-                    page = user(error, request, context=context)  # type: ignore[call-arg]
+                    page = cast("ContextTemplateFunction", user)(error, request, context=context)
                 else:
-                    page = user(error, request)
+                    page = cast("Callable[[UpstreamFailure, RequestInfo], object]", user)(
+                        error, request
+                    )
                 if isinstance(page, str):
                     return page.encode("utf-8", "replace")
                 if isinstance(page, bytes):

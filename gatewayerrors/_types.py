@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 from ._error import Evidence, UpstreamFailure
 
 __all__ = [
+    "ContextTemplateFunction",
     "ErrorResponse",
     "Format",
     "MaintenanceCheck",
@@ -130,8 +131,22 @@ OnError = Callable[[UpstreamFailure, BaseException | None], Awaitable[object] | 
 StyleFunction = Callable[[UpstreamFailure, Format, RequestInfo], tuple[str, bytes | str] | None]
 """``style(error, format, request) -> (content_type, body) | None``; None: the default renderer."""
 
-TemplateFunction = Callable[[UpstreamFailure, RequestInfo], str | bytes]
-"""``template(error, request) -> page``: the HTML page for an error."""
+
+class ContextTemplateFunction(Protocol):
+    """``template(error, request, context) -> page``: a template callable that takes the page's
+    context (a parameter named ``context``), its language and texts chosen for the request."""
+
+    def __call__(
+        self, error: UpstreamFailure, request: RequestInfo, context: PageContext
+    ) -> str | bytes:
+        """The HTML page for an error."""
+        ...
+
+
+TemplateFunction = Callable[[UpstreamFailure, RequestInfo], str | bytes] | ContextTemplateFunction
+"""``template(error, request) -> page``: the HTML page for an error; a callable with a
+``context`` parameter is given the :class:`PageContext` too (``template(error, request,
+context=...)``)."""
 
 MaintenanceCheck = Callable[[], bool]
 """``check() -> bool``: whether maintenance mode is on now. Called per request: keep it cheap."""

@@ -144,8 +144,10 @@ PUBLIC = {
         "register",
     },
     "gatewayerrors.core": {
+        "BUNDLED_LANGUAGES",
         "Catalog",
         "Classifier",
+        "ContextTemplateFunction",
         "ErrorKind",
         "ErrorResponse",
         "Evidence",
