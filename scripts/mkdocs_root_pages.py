@@ -4,7 +4,8 @@ docs/contributing.md and docs/changelog.md are placeholders; their content is th
 GitHub shows it, read at build time (so there is one copy to edit). The root files link as the
 repository's root sees it: ``docs/x.md`` becomes the site's page ``x.md``, anything else in the
 repository (``README.md``, ``examples/...``) its GitHub address, so the strict build's link
-check holds for them too.
+check holds for them too. Lists nested by two spaces and the content of "1. " items indented
+by three, as GitHub reads them, are indented to the four that Python-Markdown needs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,39 @@ from typing import Any
 
 ROOT_PAGES = {"contributing.md": "CONTRIBUTING.md", "changelog.md": "CHANGELOG.md"}
 _LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s]+)\)")
+_NESTED_ITEM = re.compile(r"  (?:[-*+]|\d+\.) ")
+_ORDERED_ITEM = re.compile(r"\d\. ")
+
+
+def _nest_lists(text: str) -> str:
+    lines, nested, fenced = [], False, False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and _NESTED_ITEM.match(line):
+            nested = True  # an item two spaces in, and its continuation lines below it
+        elif not line.startswith("    "):
+            nested = False
+        lines.append("  " + line if nested else line)
+    return "\n".join(lines)
+
+
+def _ordered_items(text: str) -> str:
+    lines: list[str] = []
+    inside = loose = False
+    for line in text.split("\n"):
+        if _ORDERED_ITEM.match(line):
+            if loose and lines and lines[-1].strip():
+                # The item before held blocks (a code block): Python-Markdown would read this
+                # one as its continuation without a blank line between them.
+                lines.append("")
+            inside, loose = True, False  # "4. Build..." and the lines indented under it
+        elif line.strip() and not line.startswith(" "):
+            inside = loose = False
+        elif inside and not line.strip():
+            loose = True
+        lines.append(" " + line if inside and line.startswith("   ") else line)
+    return "\n".join(lines)
 
 
 def _rewrite_link(target: str, docs: Path, blob: str) -> str:
@@ -32,5 +66,5 @@ def on_page_markdown(markdown: str, page: Any, config: Any, **kwargs: Any) -> st
     docs = Path(config["docs_dir"])
     repo = str(config["repo_url"]).rstrip("/")
     page.edit_url = f"{repo}/edit/main/{name}"
-    text = (docs.parent / name).read_text(encoding="utf-8")
+    text = _ordered_items(_nest_lists((docs.parent / name).read_text(encoding="utf-8")))
     return _LINK.sub(lambda m: f"]({_rewrite_link(m.group(1), docs, repo + '/blob/main')})", text)
