@@ -58,13 +58,19 @@ def _rewrite_link(target: str, docs: Path, blob: str) -> str:
     return f"{blob}/{target}"
 
 
+def site_markdown(text: str, docs: Path, repo: str) -> str:
+    """A root file's Markdown as a page of the site whose pages are in ``docs``."""
+    text = _ordered_items(_nest_lists(text))
+    blob = repo.rstrip("/") + "/blob/main"
+    return _LINK.sub(lambda match: f"]({_rewrite_link(match.group(1), docs, blob)})", text)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, **kwargs: Any) -> str:
-    """Replace a placeholder page's Markdown with its root file's, links rewritten."""
+    """Replace a placeholder page's Markdown with its root file's."""
     name = ROOT_PAGES.get(page.file.src_uri)
     if name is None:
         return markdown
     docs = Path(config["docs_dir"])
     repo = str(config["repo_url"]).rstrip("/")
     page.edit_url = f"{repo}/edit/main/{name}"
-    text = _ordered_items(_nest_lists((docs.parent / name).read_text(encoding="utf-8")))
-    return _LINK.sub(lambda m: f"]({_rewrite_link(m.group(1), docs, repo + '/blob/main')})", text)
+    return site_markdown((docs.parent / name).read_text(encoding="utf-8"), docs, repo)
