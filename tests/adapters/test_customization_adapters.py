@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web
 import flask
 import httpx
 import pytest
@@ -168,6 +169,8 @@ def native_kind(native: Any) -> str:
         return "flask"
     if type(native).__module__.startswith("django."):
         return "django"
+    if isinstance(native, aiohttp.web.Request):
+        return "aiohttp"
     if isinstance(native, dict) and native.get("type") == "http":
         return "asgi"
     if isinstance(native, dict) and "wsgi.version" in native:

@@ -24,7 +24,7 @@ import requests
 
 from gatewayerrors.flask import GatewayErrors
 
-ADAPTERS = ("asgi", "wsgi", "flask", "django")
+ADAPTERS = ("asgi", "wsgi", "flask", "django", "aiohttp")
 BASE: dict[str, Any] = {"service": "shop"}
 """Options every adapter gets; a test's options are added to these."""
 REQUEST_ID = "rid-customization-1"
