@@ -82,9 +82,7 @@ async def _site(runner: web.BaseRunner) -> str:
     await runner.setup()
     site = web.TCPSite(runner, HOST, 0)
     await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.Server)
-    return f"http://{HOST}:{server.sockets[0].getsockname()[1]}"
+    return f"http://{HOST}:{runner.addresses[0][1]}"
 
 
 @contextlib.contextmanager
