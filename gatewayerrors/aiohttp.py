@@ -86,25 +86,14 @@ class GatewayErrors:
             early = self.translator.maintenance_answer(lambda: self._request(request))
             if early is not None:
                 return _web_response(early)
+        # forward_request_id: the id outgoing calls send on (off by default: costs nothing).
+        bound = None
         if self._forward_request_id:
-            return await self._forwarding(request, handler)
+            bound = self.translator.bind_request_id(_last(request, self._request_id_header))
         try:
             return await handler(request)
         except web.HTTPException:
             raise  # aiohttp's own answers (404, redirects): not failures, not ours
-        except Exception as exc:
-            response = await self._answer(exc, request)
-            if response is None:
-                raise
-            return response
-
-    async def _forwarding(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """``__call__`` with the request id bound for outgoing calls (``forward_request_id``)."""
-        bound = self.translator.bind_request_id(_last(request, self._request_id_header))
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
         except Exception as exc:
             response = await self._answer(exc, request)
             if response is None:
@@ -215,11 +204,9 @@ def _web_response(response: ErrorResponse) -> web.Response:
 
 
 def _started(request: web.Request) -> bool:
-    """Whether bytes of a response already went out: aiohttp's own test before it answers."""
-    try:
-        return request.writer.output_size > 0
-    except Exception:  # no writer: nothing could have been sent
-        return False
+    """Whether bytes of a response already went out: aiohttp's own test before it answers
+    (``RequestHandler.handle_error``)."""
+    return request.writer.output_size > 0
 
 
 def _joined(request: web.Request, name: str) -> str | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,48 @@ def test_a_sub_application_s_failure_is_translated(urls: dict[str, str], hx: htt
         "quotes",
         "/api/busy",
     )
+
+
+# -- describing the request ---------------------------------------------------------------
+
+
+def test_an_absolute_form_target_gives_the_path_as_sent(
+    urls: dict[str, str], hx: httpx.Client
+) -> None:
+    # What a client talking to a proxy sends (RFC 9112 §3.2.2): the whole URL as the target.
+    with serve_aiohttp(build(urls, BASE)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(
+                b"GET http://shop.example/fault/refused/a%2Fb?x=1 HTTP/1.1\r\n"
+                b"Host: shop.example\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+            )
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert json.loads(body)["instance"] == "/fault/refused/a%2Fb"
+
+
+async def refused(request: web.Request) -> web.Response:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_a_request_that_cannot_be_described_still_gets_the_answer() -> None:
+    class Odd:
+        """Not what aiohttp hands a middleware: nothing to read but an untouched writer."""
+
+        writer = types.SimpleNamespace(output_size=0)
+
+    found = GatewayErrors(service="shop")
+    response = asyncio.run(found(Odd(), refused))  # type: ignore[arg-type]
+
+    assert isinstance(response, web.Response)
+    assert response.status == 502
+    assert isinstance(response.body, bytes)
+    assert json.loads(response.body)["code"] == "connection_refused"
 
 
 # -- request ids ---------------------------------------------------------------------------
