@@ -24,7 +24,8 @@ a truncated body that looks complete. The same holds for a WebSocket handler: be
 ``ws.prepare(request)`` the client's handshake gets the HTTP error; after it, the middleware
 has no handle on the socket, so aiohttp drops the connection (the client sees 1006, where the
 ASGI adapter can send a 1014 / 1013 close). A body aiohttp itself writes after the handler
-returned (an async-iterable payload) fails outside every middleware: aiohttp logs it.
+returned (an async-iterable payload) fails outside every middleware: aiohttp drops the
+connection without telling any middleware.
 """
 
 from __future__ import annotations
