@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GatewayErrors", "install", "middleware"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class GatewayErrors:
@@ -82,7 +82,7 @@ class GatewayErrors:
         self._request_id_header = settings.request_id_header
         self._forward_request_id = settings.forward_request_id
 
-    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def __call__(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         if self._maintenance is not None:
             early = self.translator.maintenance_answer(lambda: self._request(request))
             if early is not None:
