@@ -343,7 +343,7 @@ def read_until_broken(response: httpx.Response) -> tuple[bytes, Exception | None
 # -- WebSocket -------------------------------------------------------------------------------
 
 
-def websocket_app(urls: dict[str, str]) -> web.Application:
+def websocket_app(urls: dict[str, str], options: dict[str, Any] = BASE) -> web.Application:
     async def refused_before(request: web.Request) -> web.WebSocketResponse:
         await asyncio.to_thread(call_upstream, urls, "refused")
         raise AssertionError("unreachable")
@@ -355,7 +355,7 @@ def websocket_app(urls: dict[str, str]) -> web.Application:
         await asyncio.to_thread(call_upstream, urls, "refused")
         raise AssertionError("unreachable")
 
-    app = build(urls, BASE)
+    app = build(urls, options)
     app.router.add_get("/ws/refused-before", refused_before)
     app.router.add_get("/ws/refused-after", refused_after)
     return app
@@ -373,6 +373,20 @@ def test_websocket_before_the_handshake_gets_the_http_error(urls: dict[str, str]
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"
     assert json.loads(response.body)["code"] == "connection_refused"
+
+
+def test_websocket_in_maintenance_gets_the_503_before_the_handler(urls: dict[str, str]) -> None:
+    app = websocket_app(urls, BASE | {"maintenance": True, "maintenance_retry_after": 120})
+    with (
+        serve_aiohttp(app) as url,
+        pytest.raises(InvalidStatus) as refused,
+        connect(url.replace("http", "ws") + "/ws/refused-after", open_timeout=5),
+    ):
+        pass
+
+    response = refused.value.response
+    assert (response.status_code, response.headers["retry-after"]) == (503, "120")
+    assert json.loads(response.body)["code"] == "maintenance"
 
 
 def test_websocket_after_the_handshake_drops_the_connection(
