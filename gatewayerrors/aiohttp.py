@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
@@ -199,9 +198,7 @@ def install(
 def _web_response(response: ErrorResponse) -> web.Response:
     """``response`` as aiohttp sends it: the core's headers as they are (aiohttp keeps a given
     Content-Length, so a HEAD answer has the GET one), its body, and aiohttp's own framing."""
-    return web.Response(
-        status=response.status, body=response.body, headers=CIMultiDict(response.headers)
-    )
+    return web.Response(status=response.status, body=response.body, headers=response.headers)
 
 
 def _started(request: web.Request) -> bool:
