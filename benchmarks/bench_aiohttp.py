@@ -165,8 +165,8 @@ def report(results: dict[str, tuple[float, float]], rounds: int, number: int) ->
     lines += [
         "",
         f"- Happy-path overhead: **{us(OURS) - us(BARE):+.2f} µs** per request (try/except "
-        f"only {us(TRY_ONLY) - us(BARE):+.2f} µs): two attribute tests, then the handler in a "
-        "try block.",
+        f"only {us(TRY_ONLY) - us(BARE):+.2f} µs): two attribute tests (maintenance, "
+        "forward_request_id), then the handler in try/except/finally.",
         f"- A translated 502 problem+json: **{us(OURS_ERROR):.2f} µs** (raising and catching "
         f"alone: {us(RAISE_ONLY):.2f} µs); with the log record emitted (to a NullHandler) "
         f"{us(OURS_ERROR_LOGGED):.2f} µs.",
