@@ -4,9 +4,12 @@ scripts (the docstring rewriting, the root pages). The strict build itself runs 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "gatewayerrors"
@@ -42,6 +45,12 @@ def test_every_public_module_has_a_reference_page() -> None:
 
 
 def test_docstring_roles_literal_markers_and_simple_tables_become_markdown() -> None:
+    if importlib.util.find_spec("griffe") is None:
+        # The README's test command installs .[test]; griffe comes with .[docs] (in .[dev]).
+        reason = "griffe is in the docs extra: pip install -e '.[docs]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}: CI must run the docs tests")
+        pytest.skip(reason)
     markdown_of = script("griffe_rst_roles").markdown_of
     docstring = (
         "Asks :meth:`Translator.translate` and :class:`~gatewayerrors.core.RequestInfo`::\n"
