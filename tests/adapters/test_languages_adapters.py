@@ -70,7 +70,8 @@ def test_per_language_overrides_through_the_adapter(adapter: Adapter, client: ht
 
 @pytest.mark.parametrize(
     "language",
-    ["x" * 10_000, "de;q=\u00ff, \u00fc\u00fc", ";;;,,,=", "zh-TW", "*;q=0"],
+    # "huge": past our 4 KB bound, under every server's header limit (aiohttp's is 8 KB).
+    [", ".join(["xx"] * 1500), "de;q=\u00ff, \u00fc\u00fc", ";;;,,,=", "zh-TW", "*;q=0"],
     ids=["huge", "latin-1", "garbage", "not-bundled", "nothing-acceptable"],
 )
 def test_a_hostile_or_unknown_header_gets_the_english_page(
