@@ -127,10 +127,7 @@ class LanguageChooser:
         # werkzeug drops entries with an invalid q and orders the rest by q, stable for ties
         # (the header's order decides between equal q-values, as RFC 4647 §3.4 reads them).
         for value, quality in parse_accept_header(header, LanguageAccept)[:_MAX_RANGES]:
-            name, _, parameters = value.partition(";")
-            if "q=" in parameters.replace(" ", "").lower():
-                continue  # a weight werkzeug could not read ("q=\xff"): invalid, dropped
-            language_range = name.strip().lower().replace("_", "-")
+            language_range = value.partition(";")[0].strip().lower().replace("_", "-")
             if not _RANGE.fullmatch(language_range):
                 continue  # not a language range: ignored, like an invalid q
             if quality > 0:

@@ -89,6 +89,28 @@ def test_lookup(header: str | None, language: str) -> None:
     assert choose(header) == language
 
 
+def test_a_default_that_is_not_offered_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="not offered"):
+        LanguageChooser(("de",), "en")
+
+
+def test_any_language_when_every_offered_one_is_refused_gives_the_default() -> None:
+    assert choose("*, en;q=0, de;q=0", ("en", "de")) == "en"
+    assert choose("*, en;q=0", ("en", "de")) == "de"
+
+
+def test_a_header_werkzeug_cannot_parse_gives_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gatewayerrors._languages as languages
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("a parser bug")
+
+    monkeypatch.setattr(languages, "parse_accept_header", broken)
+    assert choose("de") == "en"
+
+
 def test_only_the_offered_languages_are_chosen() -> None:
     assert choose(GERMAN_BROWSER, ("en", "fr")) == "en"
     assert choose("ja, fr;q=0.5", ("en", "fr")) == "fr"
@@ -398,3 +420,16 @@ def test_a_failing_template_falls_back_to_the_built_in_page_in_the_language() ->
     request = RequestInfo(accept="text/html", accept_language="pt-BR")
     response = translator.respond(translator.failure(Evidence("maintenance"), request), request)
     assert read_page(response.body).heading == "Voltamos em breve"
+
+
+def test_a_template_callable_without_a_signature_is_called_as_before() -> None:
+    class Page:
+        __signature__ = property(lambda self: (_ for _ in ()).throw(ValueError("none")))
+
+        def __call__(self, error: UpstreamFailure, request: RequestInfo) -> str:
+            return "<p>plain</p>"
+
+    translator = Translator(templates=Page())
+    request = RequestInfo(accept="text/html", accept_language="de")
+    response = translator.respond(translator.failure(Evidence("circuit_open"), request), request)
+    assert response.body == b"<p>plain</p>"

@@ -166,6 +166,14 @@ def test_the_english_script_is_served_as_written() -> None:
 def test_an_edited_page_script_is_caught() -> None:
     with pytest.raises(RuntimeError, match="Copied"):
         localized_script("(function(){})();", "de")
+    script = page_assets().script.replace('" seconds"', '" secs"')
+    with pytest.raises(RuntimeError, match="duration function"):
+        localized_script(script, "de")
+
+
+def test_only_bundled_catalogs_are_read() -> None:
+    with pytest.raises(ValueError, match="no bundled catalog for 'it'"):
+        translations("it")
 
 
 @pytest.mark.parametrize(
