@@ -194,6 +194,7 @@ class GatewayErrorsMiddleware:
         try:
             get = scope.get
             accept = None
+            accept_language = None
             request_id = None
             forwarded = None
             bypass = None
@@ -204,6 +205,11 @@ class GatewayErrorsMiddleware:
                     if name == b"accept":
                         text = value.decode("latin-1")
                         accept = text if accept is None else f"{accept}, {text}"
+                    elif name == b"accept-language":
+                        text = value.decode("latin-1")
+                        accept_language = (
+                            text if accept_language is None else f"{accept_language}, {text}"
+                        )
                     elif name == request_id_header:
                         request_id = value.decode("latin-1")
                     elif name == b"x-forwarded-for":
@@ -227,6 +233,7 @@ class GatewayErrorsMiddleware:
                 host if isinstance(host, str) else None,
                 forwarded,
                 bypass,
+                accept_language,
             )
         except Exception:  # not even a mapping
             return RequestInfo(native=scope)

@@ -43,6 +43,11 @@ def django_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
     yield from _primary("django", urls)
 
 
+@pytest.fixture(scope="module")
+def aiohttp_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
+    yield from _primary("aiohttp", urls)
+
+
 @pytest.fixture(params=ADAPTERS)
 def adapter(request: pytest.FixtureRequest) -> Adapter:
     found: Adapter = request.getfixturevalue(f"{request.param}_adapter")

@@ -21,6 +21,7 @@ RUNTIME = (
     "gatewayerrors.flask",
     "gatewayerrors.django",
     "gatewayerrors.starlette",
+    "gatewayerrors.aiohttp",
 )
 TOOLING = (
     "gatewayerrors._tools",

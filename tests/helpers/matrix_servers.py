@@ -131,6 +131,35 @@ def django_hosted(
         del sys.modules[DJANGO_URLCONF]
 
 
+@contextlib.contextmanager
+def aiohttp_thread(app: Any) -> Iterator[str]:
+    """aiohttp's own server (AppRunner + TCPSite) in a thread."""
+    from apps_aiohttp import serve_aiohttp
+
+    with serve_aiohttp(app) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def aiohttp_hosted(
+    urls: dict[str, str],
+    name: str,
+    run: Callable[[Any], contextlib.AbstractContextManager[str]],
+) -> Iterator[Adapter]:
+    """aiohttp freezes an app when it starts serving: its switch swaps whole apps, each set up
+    by its own AppRunner, behind one aiohttp server (tests/helpers/apps_aiohttp.py), so ``run``
+    (the plain server) is not used."""
+    from apps_aiohttp import AiohttpSwitch
+    from apps_aiohttp import build as aiohttp_app
+
+    with AiohttpSwitch(aiohttp_app(urls, BASE)) as switch:
+
+        def apply(options: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+            return switch.serving(aiohttp_app(urls, options))
+
+        yield Adapter(name, switch.url, apply)
+
+
 # -- in a process of its own -----------------------------------------------------------------
 
 

@@ -43,7 +43,9 @@ class Server:
     False for one that leaves the connection open when the app fails after its response
     started (the body stays truncated). ``ignores_late_start_response`` is True for a server
     that reads the status and headers when the app returns and ignores a ``start_response``
-    made while the body is first iterated (PEP 3333 allows it; granian#845)."""
+    made while the body is first iterated (PEP 3333 allows it; granian#845);
+    ``may_send_nothing_after_late_failure`` for one that may still hold the status and first
+    chunk when the body fails, and then closes the connection with nothing sent."""
 
     label: str
     kind: str
@@ -53,12 +55,13 @@ class Server:
     keep_alive: bool = True
     closes_after_late_failure: bool = True
     ignores_late_start_response: bool = False
+    may_send_nothing_after_late_failure: bool = False
     note: str = ""
 
 
 @dataclass(frozen=True)
 class Framework:
-    """A framework of ``kind`` ("asgi" or "wsgi"), its app built by ``builder``
+    """A framework of ``kind`` ("asgi", "wsgi", "aiohttp"), its app built by ``builder``
     (``module:function`` in tests/helpers), wired as ``wiring`` says (for the table).
 
     ``servers`` limits it to some servers (default: every server of its kind), ``excluded``
@@ -112,14 +115,18 @@ SERVERS: dict[str, Server] = {
         "granian",
         command=hosting.granian_command,
         ignores_late_start_response=True,
+        may_send_nothing_after_late_failure=True,
         note=(
             "ignores a `start_response` made while the body is first iterated"
             " ([granian#845](https://github.com/emmett-framework/granian/issues/845), not planned);"
             " the WSGI middleware hands the status and headers of a generator body to the server"
             " with its first chunk, so a streamed (generator) response goes out as 200 without"
-            " its headers (the contract's streaming row is an expected failure there)"
+            " its headers (the contract's streaming row is an expected failure there); when a"
+            " body fails right after its first chunk, granian may close the connection before"
+            " sending anything (seen now and then under load)"
         ),
     ),
+    "aiohttp": Server("aiohttp.web", "aiohttp", "aiohttp", thread=hosting.aiohttp_thread),
 }
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -151,6 +158,14 @@ FRAMEWORKS: dict[str, Framework] = {
         "django",
         hosted=hosting.django_hosted,
         streams_a_generator=False,
+    ),
+    "aiohttp": Framework(
+        "aiohttp.web",
+        "aiohttp",
+        "apps_aiohttp:build",
+        "`gatewayerrors.aiohttp.install(app)`",
+        "aiohttp",
+        hosted=hosting.aiohttp_hosted,
     ),
     "falcon-wsgi": Framework(
         "Falcon (WSGI)",
@@ -277,7 +292,7 @@ def render_markdown() -> str:
     """docs/support.md, from :data:`FRAMEWORKS` and :data:`SERVERS`."""
     ranges = _ranges()
     out = [_HEADER]
-    kinds = {"asgi": "ASGI", "wsgi": "WSGI"}
+    kinds = {"asgi": "ASGI", "wsgi": "WSGI", "aiohttp": "aiohttp.web (neither ASGI nor WSGI)"}
     kinds.update({s.kind: s.kind for s in SERVERS.values() if s.kind not in kinds})
     for kind, title in kinds.items():
         out += [f"## {title}", "", *_table(kind, ranges), ""]
