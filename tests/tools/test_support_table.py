@@ -18,7 +18,7 @@ def test_every_tested_combination_has_its_tick() -> None:
     for framework in FRAMEWORKS.values():
         [row] = [line for line in page.splitlines() if line.startswith(f"| {framework.label} ")]
         servers = [name for name, server in SERVERS.items() if server.kind == framework.kind]
-        cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
+        cells = [text.strip() for text in row.strip("|").split("|")][2:]
         tested = {c.server for c in combinations() if FRAMEWORKS[c.framework] is framework}
         assert {c.rstrip("²") for c in cells} <= {"✓", "excluded¹", "—"}, row
         assert [c.startswith("✓") for c in cells] == [s in tested for s in servers], row
