@@ -115,6 +115,8 @@ def test_the_core_imports_no_adapter_or_framework() -> None:
         "gatewayerrors.flask",
         "gatewayerrors.django",
         "gatewayerrors.starlette",
+        "gatewayerrors.litestar",
+        "gatewayerrors.quart",
     }
     for module, targets in graph.items():
         tooling = ("gatewayerrors._tools", "gatewayerrors._demo", "gatewayerrors._preview")
@@ -216,6 +218,8 @@ PUBLIC = {
     },
     "gatewayerrors.testing": {"GARBAGE", "TRUNCATED", "FaultyUpstreams"},
     "gatewayerrors.starlette": {"install"},
+    "gatewayerrors.litestar": {"GatewayErrorsPlugin"},
+    "gatewayerrors.quart": {"install"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
     "gatewayerrors.otel": {"UPSTREAM_ATTRIBUTE", "OpenTelemetry"},
     "gatewayerrors.prometheus": {"OTHER", "UNNAMED", "PrometheusMetrics"},
@@ -289,6 +293,8 @@ def test_a_misspelt_option_fails_mypy_through_the_top_level_import(tmp_path: Pat
         ("gatewayerrors.flask", "flask", "Flask"),
         ("gatewayerrors.starlette", "starlette", "Starlette"),
         ("gatewayerrors.django", "django", "Django"),
+        ("gatewayerrors.litestar", "litestar", "Litestar"),
+        ("gatewayerrors.quart", "quart", "Quart"),
     ],
 )
 def test_a_missing_framework_names_the_extra_to_install(
