@@ -106,8 +106,8 @@ def _next_handler(
     ours: ExceptionHandler[Exception],
     replaced: ExceptionHandler[Exception] | None,
 ) -> ExceptionHandler[Exception] | None:
-    """The handler Litestar's lookup picks for ``exc`` without ours: a status code handler for
-    an ``HTTPException``, else the nearest class in the MRO, else one for 500."""
+    """The handler Litestar's lookup picks for ``exc`` without ours: the nearest class in the
+    MRO, else (not an ``HTTPException``) the one for 500."""
     route_handler = request.scope.get("route_handler")
     layers = (
         route_handler.resolve_exception_handlers()
@@ -119,10 +119,7 @@ def _next_handler(
         handler = replaced if value is ours else value
         if handler is not None:
             handlers[key] = handler
-    if isinstance(exc, HTTPException):
-        by_status = handlers.get(exc.status_code)
-        if by_status is not None:
-            return by_status
+    # A handler for an HTTPException's status code never gets here: Litestar picks it first.
     for cls in type(exc).__mro__:
         handler = handlers.get(cls)
         if handler is not None:
