@@ -1,11 +1,15 @@
 """The ASGI adapter: a pure ASGI middleware for Starlette, FastAPI and any ASGI app.
 
-    app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app
+    app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app, Falcon
     app.add_middleware(GatewayErrorsMiddleware, service="checkout-api")      # Starlette, FastAPI
 
 Wrapping a Starlette or FastAPI application from outside gives the same answers as
 :func:`gatewayerrors.starlette.install`: the middleware installs itself inside the app (where
 Starlette's own error middleware cannot answer first) and passes everything through outside.
+Wrapping a Falcon ASGI app registers a handler for ``Exception`` in it that re-raises upstream
+failures out of Falcon, to the middleware (:func:`hand_on_from_falcon`). Litestar and Quart
+answer every exception inside the app: see :mod:`gatewayerrors.litestar` and
+:mod:`gatewayerrors.quart`.
 
 HTTP: an upstream failure raised by the app becomes the translated 502/503/504 response and is
 *not* re-raised, so the client's keep-alive connection survives. Anything else is re-raised

@@ -66,6 +66,10 @@ class Resource:
     async def on_websocket_fail(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
         await self.call()
 
+    async def on_websocket_late(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
+        await ws.accept()
+        await self.call()
+
     async def on_websocket_bug(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
         raise ValueError("a bug, not an upstream failure")
 
@@ -186,6 +190,7 @@ def test_websocket_failures_go_the_same_way(site: Site, upstreams: FaultyUpstrea
     resource = Resource(upstreams)
     app.add_route("/ws/fail", resource, suffix="fail")
     app.add_route("/ws/bug", resource, suffix="bug")
+    app.add_route("/ws/late", resource, suffix="late")
     ws_url = site.serve(wrap(app)).url.replace("http://", "ws://")
     # Before accept, with uvicorn's denial extension: our HTTP 502 instead of the upgrade.
     with pytest.raises(websockets.exceptions.InvalidStatus) as denied:
@@ -196,3 +201,11 @@ def test_websocket_failures_go_the_same_way(site: Site, upstreams: FaultyUpstrea
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         websockets.sync.client.connect(ws_url + "/ws/bug", open_timeout=5)
     assert refused.value.response.status_code == 403
+    # After accept: a close frame that says "bad gateway" and why.
+    with (
+        websockets.sync.client.connect(ws_url + "/ws/late", open_timeout=5) as connection,
+        pytest.raises(websockets.exceptions.ConnectionClosedError) as closed,
+    ):
+        connection.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1014, "connection_refused")
