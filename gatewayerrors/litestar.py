@@ -40,7 +40,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ._settings import Settings, SettingsOptions
 from ._translate import Translator
-from .asgi import GatewayErrorsMiddleware, translates
+from .asgi import GatewayErrorsMiddleware, Receive, Scope, Send, translates
 
 if TYPE_CHECKING:
     from litestar import Request, Response
@@ -76,9 +76,26 @@ class GatewayErrorsPlugin(InitPlugin):
         handlers[Exception] = _handler(self.translator, handlers.get(Exception))
         app_config.middleware.append(
             # Litestar's ASGI types are TypedDicts; the middleware takes any mapping.
-            DefineMiddleware(cast("Any", GatewayErrorsMiddleware), translator=self.translator)
+            DefineMiddleware(cast("Any", _RouteMiddleware), translator=self.translator)
         )
         return app_config
+
+
+_INSIDE = "gatewayerrors.inside"
+"""Scope key: True while the route runs inside the middleware."""
+
+
+class _RouteMiddleware(GatewayErrorsMiddleware):
+    """The middleware, marking the scope while the route runs inside it, so the handler only
+    re-raises to a middleware that will catch it (not for an upstream failure raised in your
+    middleware outside ours, which Litestar's outer exception middleware handles)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[_INSIDE] = True
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            scope[_INSIDE] = False
 
 
 def _handler(
@@ -90,7 +107,7 @@ def _handler(
     def gatewayerrors_exception_handler(
         request: Request[Any, Any, Any], exc: Exception
     ) -> Response[Any]:
-        if translates(translator, exc):
+        if request.scope.get(_INSIDE) and translates(translator, exc):
             raise exc  # answered by the middleware just outside Litestar's exception middleware
         handler = _next_handler(request, exc, gatewayerrors_exception_handler, replaced)
         if handler is not None:

@@ -20,6 +20,7 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import NotAuthorizedException
 from litestar.logging import LoggingConfig
 from litestar.response import Stream
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gatewayerrors import SettingsError
 from gatewayerrors.litestar import GatewayErrorsPlugin
@@ -38,6 +39,7 @@ def make_app(
     plugin: bool = True,
     handlers: dict[Any, Any] | None = None,
     debug: bool = False,
+    middleware: list[Any] | None = None,
 ) -> Litestar:
     async def call() -> None:
         async with httpx.AsyncClient(timeout=2) as client:
@@ -64,6 +66,10 @@ def make_app(
     async def forbidden() -> str:
         raise NotAuthorizedException("no")
 
+    @get("/checked", media_type=MediaType.TEXT)
+    async def checked() -> str:
+        return "your middleware calls an upstream first"
+
     @get("/stream")
     async def stream() -> Stream:
         async def body() -> AsyncIterator[bytes]:
@@ -73,10 +79,11 @@ def make_app(
         return Stream(body(), media_type=MediaType.TEXT)
 
     return Litestar(
-        [fail, wrapped, bug, forbidden, stream],
+        [fail, wrapped, bug, forbidden, checked, stream],
         exception_handlers=handlers or {},
         plugins=[GatewayErrorsPlugin(service="shop")] if plugin else [],
         debug=debug,
+        middleware=middleware or [],
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never"),
     )
 
@@ -129,6 +136,32 @@ def test_what_we_do_not_translate_gets_litestars_own_answer(
     assert with_plugin.headers["content-type"] == without.headers["content-type"]
     assert with_plugin.content == without.content
     assert "proxy-status" not in with_plugin.headers
+
+
+def test_a_failure_in_your_middleware_outside_ours_gets_litestars_own_500(
+    site: Site, hx: httpx.Client, upstreams: FaultyUpstreams
+) -> None:
+    # The plugin's middleware is innermost of the app's: one listed in middleware=[...] runs
+    # outside it, and Litestar's outer exception middleware answers what it raises, as without
+    # the plugin (our handler does not re-raise where no middleware of ours would catch it).
+    def calls_an_upstream_first(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            async with httpx.AsyncClient(timeout=2) as client:
+                await client.get(upstreams.refused_url)
+            await app(scope, receive, send)
+
+        return middleware
+
+    answers = [
+        hx.get(
+            site.serve(make_app(upstreams, plugin=plugin, middleware=[calls_an_upstream_first])).url
+            + "/checked"
+        )
+        for plugin in (False, True)
+    ]
+    without, with_plugin = answers
+    assert with_plugin.status_code == without.status_code == 500
+    assert with_plugin.content == without.content
 
 
 def test_litestars_debug_page_is_kept(
