@@ -34,7 +34,7 @@ require("quart", extra="quart", needed_by="gatewayerrors.quart", project="Quart"
 
 from typing import TYPE_CHECKING, Any, cast
 
-from quart import Quart, Response, request
+from quart import Quart, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from ._settings import Settings, SettingsOptions
@@ -81,23 +81,31 @@ def install(
         await translator.areport(response, error)
         return rv
 
-    async def handle_user_exception_first(
-        error: Exception,
-    ) -> HTTPException | ResponseReturnValue:
-        if not isinstance(error, HTTPException) and not _has_own_handler(app, error):
+    # Quart 0.23 passes the context first (handle_user_exception(ctx, error)), earlier
+    # versions only the error: the hooks take what they are given and pass it on.
+    async def handle_user_exception_first(*args: Any) -> HTTPException | ResponseReturnValue:
+        error = args[-1]
+        # WebSocket errors come here too: they are left to Quart.
+        if (
+            has_request_context()
+            and not isinstance(error, HTTPException)
+            and not _has_own_handler(app, error)
+        ):
             rv = await respond(error)
             if rv is not None:
                 return rv
-        return await handle_user_exception(error)
+        return await handle_user_exception(*args)
 
-    async def handle_exception_first(error: Exception) -> ResponseTypes:
-        rv = await respond(error)
+    async def handle_exception_first(*args: Any) -> ResponseTypes:
+        rv = await respond(args[-1])
         if rv is None:
-            return await handle_exception(error)
-        return await app.finalize_request(rv, from_error_handler=True)
+            return await handle_exception(*args)
+        finalize_request: Any = app.finalize_request
+        return await finalize_request(*args[:-1], rv, from_error_handler=True)  # type: ignore[no-any-return]
 
-    app.handle_user_exception = handle_user_exception_first  # type: ignore[method-assign]
-    app.handle_exception = handle_exception_first  # type: ignore[method-assign]
+    # Quart's signature (error; ctx, error from 0.23) differs from the version mypy checked.
+    app.handle_user_exception = cast("Any", handle_user_exception_first)  # type: ignore[method-assign]
+    app.handle_exception = cast("Any", handle_exception_first)  # type: ignore[method-assign]
     # Quart's ASGI types are TypedDicts; the middleware takes any mapping.
     inner = cast("ASGIApp", app.asgi_app)
     app.asgi_app = cast("Any", GatewayErrorsMiddleware(inner, translator=translator))  # type: ignore[method-assign]

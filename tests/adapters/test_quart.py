@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 from app_site import Site, open_site, our_records
 from quart import Blueprint, Quart, Response, abort, request
 
@@ -83,6 +85,10 @@ def make_app(
             await call()
 
         return Response(body(), content_type="text/plain")
+
+    @app.websocket("/ws/fail")
+    async def ws_fail() -> None:
+        await call()
 
     app.register_blueprint(shop)
     if installed:
@@ -196,6 +202,16 @@ def test_a_failure_after_the_response_started_aborts_it_and_is_logged(
             response.read()
     (record,) = our_records(caplog, 1)
     assert "after the response started" in record.getMessage()
+
+
+def test_websocket_errors_are_left_to_quart(site: Site, upstreams: FaultyUpstreams) -> None:
+    statuses = []
+    for installed in (False, True):
+        ws_url = site.serve(make_app(upstreams, installed=installed)).url.replace("http", "ws")
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            websockets.sync.client.connect(ws_url + "/ws/fail", open_timeout=5)
+        statuses.append(refused.value.response.status_code)
+    assert statuses[0] == statuses[1] == 500  # Quart's own answer, with or without install
 
 
 def test_install_checks_the_settings_at_once(upstreams: FaultyUpstreams) -> None:
