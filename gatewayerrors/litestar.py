@@ -78,6 +78,12 @@ class GatewayErrorsPlugin(InitPlugin):
             # Litestar's ASGI types are TypedDicts; the middleware takes any mapping.
             DefineMiddleware(cast("Any", _RouteMiddleware), translator=self.translator)
         )
+        switch = self.translator.maintenance_switch
+        if switch is not None:
+            # The middleware sits in each route's stack and never sees the lifespan scope:
+            # the shared maintenance state's refresher follows the app's startup and shutdown.
+            app_config.on_startup.append(switch.start)
+            app_config.on_shutdown.append(lambda: switch.stop(timeout=0))
         return app_config
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import NotAuthorizedException
 from litestar.logging import LoggingConfig
 from litestar.response import Stream
+from litestar.testing import TestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gatewayerrors import SettingsError
@@ -203,3 +205,15 @@ def test_the_plugin_checks_the_settings_at_once() -> None:
         GatewayErrorsPlugin(servce="x")  # type: ignore[call-arg]
     with pytest.raises(SettingsError, match="default_retry_after"):
         GatewayErrorsPlugin(default_retry_after=-1)
+
+
+def test_the_shared_maintenance_state_follows_the_apps_lifespan(tmp_path: Path) -> None:
+    plugin = GatewayErrorsPlugin(maintenance_store=f"file://{tmp_path}/maintenance.json")
+    switch = plugin.translator.maintenance_switch
+    assert switch is not None
+    switch.stop()  # as if built without starting: the app's startup starts it
+    app = Litestar([], plugins=[plugin])
+    with TestClient(app):  # runs the app's lifespan: startup, then shutdown
+        assert switch._thread is not None
+        assert switch._thread.is_alive()
+    assert switch._thread is None
