@@ -6,7 +6,8 @@
 The flow is exception → classify → one error value → negotiate → render → adapter sends.
 This namespace is what an app author needs; adapter authors find the translator and its values
 in :mod:`gatewayerrors.core`; framework helpers live in ``gatewayerrors.starlette``,
-``.flask`` and ``.django``; fault servers for your own tests in ``gatewayerrors.testing``.
+``.flask``, ``.django`` and ``.aiohttp``; fault servers for your own tests in
+``gatewayerrors.testing``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from adapter_servers import (
     switching,
     wsgi_app,
 )
+from apps_aiohttp import AiohttpSwitch
+from apps_aiohttp import build as aiohttp_app
 from asgi_servers import serve
 from django_setup import configure_django
 from wsgi_servers import serve_wsgi
@@ -92,6 +94,18 @@ def django_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
             yield Adapter("django", url, apply)
     finally:
         del sys.modules[DJANGO_URLCONF]
+
+
+@pytest.fixture(scope="module")
+def aiohttp_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
+    # aiohttp freezes an app when it starts serving: the switch swaps whole apps, each set up
+    # by its own AppRunner, behind one aiohttp server (tests/helpers/apps_aiohttp.py).
+    with AiohttpSwitch(aiohttp_app(urls, BASE)) as switch:
+
+        def apply(options: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+            return switch.serving(aiohttp_app(urls, options))
+
+        yield Adapter("aiohttp", switch.url, apply)
 
 
 @pytest.fixture(params=ADAPTERS)

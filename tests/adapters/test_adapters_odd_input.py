@@ -1,7 +1,8 @@
 """Odd input from outside (an upstream's header, a path, an Accept) through every adapter.
 
 The same app as the contract suite (tests/helpers/adapter_servers.py, servers from
-tests/adapters/conftest.py: uvicorn for ASGI, waitress for WSGI, Flask and Django), with this
+tests/adapters/conftest.py: uvicorn for ASGI, waitress for WSGI, Flask and Django, aiohttp's
+own server for aiohttp), with this
 module's own failing upstreams (its ``urls`` fixture).
 """
 

@@ -1,10 +1,10 @@
-"""The adapter contract: what every adapter does, checked on a real server for all four.
+"""The adapter contract: what every adapter does, checked on a real server for each.
 
-ASGI middleware (uvicorn), WSGI middleware, Flask extension and Django middleware (waitress)
-serve the same small app (tests/helpers/adapter_servers.py). For each real upstream failure and
-each Accept format, every adapter must send exactly what the core renders for that exception
-and request: the same status, the same headers, the same bytes. What only one framework does
-stays in that adapter's own test module.
+ASGI middleware (uvicorn), WSGI middleware, Flask extension and Django middleware (waitress), and
+the aiohttp.web middleware (aiohttp's own server) serve the same small app
+(tests/helpers/adapter_servers.py). For each real upstream failure and each Accept format, every
+adapter must send exactly what the core renders for that exception and request: the same status, the
+same headers, the same bytes. What only one framework does stays in that adapter's own test module.
 """
 
 from __future__ import annotations

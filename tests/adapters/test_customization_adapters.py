@@ -1,13 +1,14 @@
 """Pages, templates, styles, suppress_response_codes and maintenance mode through every adapter.
 
-The same small app (``/ok``, ``/health``, ``/fault/<name>[/anything]``) runs under each adapter
-on a real server: the ASGI middleware under uvicorn; the WSGI middleware, the Flask extension
-and the Django middleware under waitress. A fault view calls a real failing loopback upstream
-with requests. ``Adapter.configure(**options)`` swaps in the adapter built with those options
-(Django: ``override_settings(GATEWAYERRORS=...)``), so one server per adapter serves every test.
+The same small app (``/ok``, ``/health``, ``/fault/<name>[/anything]``) runs under each adapter on a
+real server: the ASGI middleware under uvicorn; the WSGI middleware, the Flask extension and the
+Django middleware under waitress; the aiohttp middleware under aiohttp. A fault view calls a real
+failing loopback upstream with requests. ``Adapter.configure(**options)`` swaps in the adapter built
+with those options (Django: ``override_settings(GATEWAYERRORS=...)``), so one server per adapter
+serves every test.
 
 The customization itself is tested at the core in test_customization.py and test_pages.py; this
-module checks that each adapter hands it through unchanged, and that the four give the same
+module checks that each adapter hands it through unchanged, and that they all give the same
 bytes for the same failure.
 """
 
@@ -21,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web
 import flask
 import httpx
 import pytest
@@ -168,6 +170,8 @@ def native_kind(native: Any) -> str:
         return "flask"
     if type(native).__module__.startswith("django."):
         return "django"
+    if isinstance(native, aiohttp.web.Request):
+        return "aiohttp"
     if isinstance(native, dict) and native.get("type") == "http":
         return "asgi"
     if isinstance(native, dict) and "wsgi.version" in native:

@@ -23,6 +23,7 @@ RUNTIME = (
     "gatewayerrors.starlette",
     "gatewayerrors.litestar",
     "gatewayerrors.quart",
+    "gatewayerrors.aiohttp",
 )
 TOOLING = (
     "gatewayerrors._tools",
@@ -68,7 +69,7 @@ def test_the_adapters_through_the_top_level_import_no_tooling() -> None:
     assert sorted(name for name in loaded if is_tooling(name)) == []
 
 
-FRAMEWORKS = ("starlette", "fastapi", "flask", "django", "litestar", "quart", "falcon")
+FRAMEWORKS = ("starlette", "fastapi", "flask", "django", "litestar", "quart", "falcon", "aiohttp")
 
 
 def test_the_package_and_its_middleware_import_no_framework() -> None:

@@ -117,6 +117,7 @@ def test_the_core_imports_no_adapter_or_framework() -> None:
         "gatewayerrors.starlette",
         "gatewayerrors.litestar",
         "gatewayerrors.quart",
+        "gatewayerrors.aiohttp",
     }
     for module, targets in graph.items():
         tooling = ("gatewayerrors._tools", "gatewayerrors._demo", "gatewayerrors._preview")
@@ -220,6 +221,7 @@ PUBLIC = {
     "gatewayerrors.starlette": {"install"},
     "gatewayerrors.litestar": {"GatewayErrorsPlugin"},
     "gatewayerrors.quart": {"install"},
+    "gatewayerrors.aiohttp": {"GatewayErrors", "install", "middleware"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
     "gatewayerrors.otel": {"UPSTREAM_ATTRIBUTE", "OpenTelemetry"},
     "gatewayerrors.prometheus": {"OTHER", "UNNAMED", "PrometheusMetrics"},
@@ -295,6 +297,7 @@ def test_a_misspelt_option_fails_mypy_through_the_top_level_import(tmp_path: Pat
         ("gatewayerrors.django", "django", "Django"),
         ("gatewayerrors.litestar", "litestar", "Litestar"),
         ("gatewayerrors.quart", "quart", "Quart"),
+        ("gatewayerrors.aiohttp", "aiohttp", "aiohttp"),
     ],
 )
 def test_a_missing_framework_names_the_extra_to_install(

@@ -2,11 +2,11 @@
 through every adapter (tests/adapters/conftest.py starts the servers).
 
 The app (``/ok``, ``/health``, ``/fault/<name>[/anything]``) runs under each adapter: the ASGI
-middleware under uvicorn; the WSGI middleware, the Flask extension and the Django middleware
-under waitress. A fault view calls a real failing loopback upstream with requests (see
-:func:`fault_urls`). ``Adapter.configure(**options)`` swaps in the adapter built with those
-options (Django: ``override_settings(GATEWAYERRORS=...)``), so one server per adapter serves
-every test of a module.
+middleware under uvicorn; the WSGI middleware, the Flask extension and the Django middleware under
+waitress; the aiohttp middleware under aiohttp (its app: tests/helpers/apps_aiohttp.py). A fault
+view calls a real failing loopback upstream with requests (see :func:`fault_urls`).
+``Adapter.configure(**options)`` swaps in the adapter built with those options (Django:
+``override_settings(GATEWAYERRORS=...)``), so one server per adapter serves every test of a module.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import requests
 
 from gatewayerrors.flask import GatewayErrors
 
-ADAPTERS = ("asgi", "wsgi", "flask", "django")
+ADAPTERS = ("asgi", "wsgi", "flask", "django", "aiohttp")
 BASE: dict[str, Any] = {"service": "shop"}
 """Options every adapter gets; a test's options are added to these."""
 REQUEST_ID = "rid-customization-1"
