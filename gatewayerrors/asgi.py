@@ -339,11 +339,12 @@ def translates(translator: Translator, exc: BaseException) -> bool:
 
     For a framework's exception handler that hands upstream failures on to the middleware
     (re-raises them) and leaves everything else to the framework. Never raises: a failing
-    classifier means "not ours", as in :meth:`Translator.translate`.
+    classifier is logged and means "not ours", as in :meth:`Translator.translate`.
     """
     try:
         return translator.classifier.classify(exc) is not None
     except Exception:
+        translator._log_failure("classifier failed; treating as not mine")  # as translate() does
         return False
 
 

@@ -22,8 +22,9 @@ import websockets.exceptions
 import websockets.sync.client
 from app_site import Site, open_site, our_records
 
-from gatewayerrors import GatewayErrorsMiddleware
+from gatewayerrors import Classifier, GatewayErrorsMiddleware
 from gatewayerrors.asgi import ASGIApp
+from gatewayerrors.core import Evidence
 from gatewayerrors.testing import FaultyUpstreams
 
 pytestmark = pytest.mark.server
@@ -209,3 +210,22 @@ def test_websocket_failures_go_the_same_way(site: Site, upstreams: FaultyUpstrea
         connection.recv(timeout=5)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1014, "connection_refused")
+
+
+class BrokenClassifier(Classifier):
+    def classify(self, exc: BaseException) -> Evidence | None:
+        raise RuntimeError("classifier bug")
+
+
+def test_a_failing_classifier_leaves_the_exception_to_falcon(
+    site: Site, hx: httpx.Client, upstreams: FaultyUpstreams, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not ours, as Translator.translate says: Falcon's own 500, not a dropped connection.
+    app = make_app(upstreams)
+    wrapped = GatewayErrorsMiddleware(cast("ASGIApp", app), classifier=BrokenClassifier())
+    with caplog.at_level(logging.ERROR):
+        response = hx.get(site.serve(wrapped).url + "/fail")
+    assert response.status_code == 500
+    assert response.json() == {"title": "500 Internal Server Error"}
+    (record,) = our_records(caplog, 1)
+    assert record.getMessage() == "classifier failed; treating as not mine"
