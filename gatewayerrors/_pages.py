@@ -19,18 +19,29 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 from urllib.parse import unquote
 
 import orjson
 
 from ._catalog import ErrorKind, catalog
 from ._error import UpstreamFailure
+from ._languages import BUNDLED_LANGUAGES, DEFAULT_LANGUAGE, LanguageChooser, canonical_language
+from ._locale import (
+    LABELS,
+    code_overrides,
+    duration_formats,
+    page_heading_message,
+    page_texts,
+    translations,
+)
 from ._render import clean_text, problem_members, reason_phrase
-from ._types import PageContext, RequestInfo
+from ._types import ContextTemplateFunction, PageContext, RequestInfo
 
 if TYPE_CHECKING:
     from ._settings import Settings
@@ -52,8 +63,6 @@ __all__ = [
     "script_json",
 ]
 
-HtmlRenderer = Callable[[UpstreamFailure, RequestInfo], bytes]
-
 AUTO_RETRY_MIN = 5
 """Never reload sooner than this many seconds, even when Retry-After says 0 (no reload storms)."""
 AUTO_RETRY_MAX = 900
@@ -66,14 +75,20 @@ _PAGE_VALUES = (
     "heading", "refresh", "problem_json", "detail", "hint", "countdown", "action", "service",
     "code", "number", "request_id", "request_id_note", "debug",
 )  # fmt: skip
-_PAGE_SLOTS = frozenset({*_PAGE_VALUES, "css", "script", "status", "reason"})
+_PAGE_SLOTS = frozenset(
+    {*_PAGE_VALUES, "css", "script", "status", "reason", "language", "text_what_you_can_do",
+     "text_error_code"}
+)  # fmt: skip
 _PART_NAMES = frozenset(
     {
         "refresh", "countdown", "unsafe_note", "retry_button", "service", "request_id",
         "request_id_note", "debug",
     }
 )  # fmt: skip
-_PART_SLOTS = frozenset({"seconds", "who", "auto", "duration", "upstream", "request_id", "debug"})
+_PART_SLOTS = frozenset(
+    {"seconds", "before", "after", "auto", "duration", "upstream", "request_id", "debug",
+     *(name for name in LABELS if name not in ("text_what_you_can_do", "text_error_code"))}
+)  # fmt: skip
 _CODE_SLOTS = frozenset({"css", "script"})
 _PART_MARKER = re.compile(r"^<!-- part: ([a-z_]+) -->\n", re.M)
 
@@ -150,43 +165,21 @@ def page_assets() -> PageAssets:
     return PageAssets(page, parts, css, script)
 
 
-# The page's heading speaks to the person in the browser, who is rarely an engineer: what it
-# means for them, calmly and truthfully. The problem's title ("Upstream refused the
-# connection") stays as it is for machines and operators (JSON, XML, text, the log).
-_HEADINGS_BY_STATUS = {
-    400: "This request could not be completed",
-    403: "This request is not allowed",
-    500: "Something went wrong on our side",
-    502: "Something went wrong on our side",
-    503: "This service is taking a short break",
-    504: "This took too long",
-}
-_HEADINGS_BY_CODE = {
-    "maintenance": "We'll be back soon",
-    "upstream_overloaded": "This service is very busy right now",
-    "connection_limit_reached": "This service is very busy right now",
-}
-_DEFAULT_HEADING = "Something went wrong"
-
-
-def page_heading(kind: ErrorKind) -> str:
+def page_heading(kind: ErrorKind, language: str = DEFAULT_LANGUAGE) -> str:
     """The built-in page's heading for ``kind``: words for a person, not for an operator."""
-    found = _HEADINGS_BY_CODE.get(kind.code) or _HEADINGS_BY_STATUS.get(kind.status)
-    return found or _DEFAULT_HEADING
+    return translations(language).gettext(page_heading_message(kind.status, kind.code))
 
 
-def page_headings(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+def page_headings(
+    overrides: Mapping[str, Mapping[str, Any]], language: str = DEFAULT_LANGUAGE
+) -> dict[str, str]:
     """The heading per catalog code: ``overrides`` ``heading``, else its ``title``, else ours.
 
     An overridden ``title`` was written by the app for its users (the pages showed it as the
-    heading before there was a ``heading``), so it stays the heading unless one is given.
+    heading before there was a ``heading``), so it stays the heading unless one is given. A
+    ``language`` entry of the code's overrides comes before the plain ones.
     """
-    headings = {}
-    for code, kind in catalog.items():
-        override = overrides.get(code, {})
-        heading = override.get("heading") or override.get("title") or page_heading(kind)
-        headings[code] = clean_text(heading)
-    return headings
+    return page_texts(language, overrides).headings
 
 
 def auto_retry_delay(error: UpstreamFailure, method: str) -> int | None:
@@ -224,30 +217,62 @@ def script_json(data: bytes) -> str:
     return _script_safe(data).decode("utf-8")
 
 
+_ANY_BUNDLED = LanguageChooser(BUNDLED_LANGUAGES, DEFAULT_LANGUAGE)
+
+
 def page_context(
     error: UpstreamFailure,
     request: RequestInfo,
     *,
     type_base: str = "urn:gatewayerrors:",
     heading: str | None = None,
+    language: str | None = None,
 ) -> PageContext:
     """The template context for ``error`` answering ``request`` (see :class:`PageContext`).
 
-    ``heading`` is the page's heading; None gives the built-in one for the code (or the
-    error's title, when ``overrides`` changed it).
+    ``language`` is the page's language, a bundled one; None chooses it from the request's
+    ``Accept-Language`` among every bundled language (English when nothing matches; an app
+    that restricts ``languages`` gets its choice as a template callable's ``context``). The
+    heading, and the code's detail and hint unless the error carries its own, are in that
+    language. ``heading`` is the page's heading; None gives the built-in one for the code (or
+    the error's title, when ``overrides`` changed it).
     """
+    if language is None:
+        language = _ANY_BUNDLED.choose(request.accept_language)
+    else:
+        found = canonical_language(language)
+        if found is None:
+            raise ValueError(
+                f"language must be a bundled one ({', '.join(BUNDLED_LANGUAGES)}), not {language!r}"
+            )
+        language = found
+    texts = page_texts(language, {})
+    kind = error.kind
+    if heading is None:
+        heading = error.title if error.title != kind.title else texts.headings[kind.code]
+    detail = texts.details[kind.code] if error.detail == kind.description else error.detail
+    hint = texts.hints[kind.code] if error.hint == kind.hint else error.hint
+    return _page_context(error, request, type_base, language, heading, detail, hint)
+
+
+def _page_context(
+    error: UpstreamFailure,
+    request: RequestInfo,
+    type_base: str,
+    language: str,
+    heading: str,
+    detail: str,
+    hint: str,
+) -> PageContext:
     delay = auto_retry_delay(error, request.method)
     problem = script_json(orjson.dumps(problem_members(error, type_base)))
-    if heading is None:
-        kind = error.kind
-        heading = error.title if error.title != kind.title else page_heading(kind)
     return PageContext(
         status=error.status,
         reason=reason_phrase(error.status),
         heading=heading,
         title=error.title,
-        detail=error.detail,
-        hint=error.hint,
+        detail=detail,
+        hint=hint,
         code=error.kind.code,
         number=error.kind.number,
         request_id=error.request_id,
@@ -265,15 +290,13 @@ def page_context(
         refresh_meta=""
         if delay is None
         else f'<noscript><meta http-equiv="refresh" content="{delay}"></noscript>',
+        language=language,
     )
 
 
-def duration_text(seconds: int) -> str:
+def duration_text(seconds: int, language: str = DEFAULT_LANGUAGE) -> str:
     """``"1 second"``, ``"45 seconds"``, ``"5 min"``, ``"2 min 30 s"`` (as the page's script)."""
-    if seconds < 60:
-        return f"{seconds} second" if seconds == 1 else f"{seconds} seconds"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    return page_texts(language, {}).duration(seconds)
 
 
 def _escaped_bytes_cache(limit: int = 256) -> Callable[[str], bytes]:
@@ -297,32 +320,129 @@ def _escape(text: str) -> bytes:
     return html.escape(text).encode("utf-8", "replace")
 
 
-def build_builtin_page(
-    type_base: str, overrides: Mapping[str, Mapping[str, str]] | None = None
-) -> Callable[[UpstreamFailure, str], bytes]:
-    """The built-in page as ``render(error, method) -> bytes``, static parts prebuilt.
+# The page's own words keep the one character reference the English page always had (U+2019).
+_WORD_REFERENCES = str.maketrans({"\u2019": "&#8217;"})
 
-    ``page/page.html`` is bound once per status (CSS, script, status, reason) and kept as one
-    ``bytes`` %-format (:meth:`PlaceholderTemplate.bytes_renderer`); a render escapes and
-    encodes only the short variable strings and fills the format in one call (encoding the
-    whole 6 KB page as text would cost ~7 µs as soon as one character is not ASCII).
+
+def _words(text: str) -> str:
+    """Page words as markup: escaped, U+2019 as ``&#8217;`` (the English page stays ASCII)."""
+    return html.escape(text).translate(_WORD_REFERENCES)
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that is safe inside ``<script>``."""
+    return script_json(json.dumps(text, ensure_ascii=False).encode())
+
+
+# page.js's duration function as served (comment lines and indentation stripped); for another
+# language it is replaced by one that fills the language's duration texts.
+_SCRIPT_DURATION = (
+    "function f(n){\n"
+    'if (n < 60) return n + (n == 1 ? " second" : " seconds");\n'
+    "var s = n % 60;\n"
+    'return Math.floor(n / 60) + " min" + (s ? " " + s + " s" : "")\n'
+    "}"
+)
+_SCRIPT_DURATION_LOCALIZED = (
+    "function f(n){\n"
+    "var s = n % 60, m = Math.floor(n / 60);\n"
+    "return (n < 60 ? (n == 1 ? ONE : MANY) : s ? MINUTES_SECONDS : MINUTES)"
+    '.replace("{s}", n < 60 ? n : s).replace("{m}", m)\n'
+    "}"
+)
+
+
+def localized_script(script: str, language: str) -> str:
+    """page.js (as served) speaking ``language``: its messages and its duration words.
+
+    English is served as written. Raises RuntimeError when page.js no longer holds a text
+    this replaces (a test renders every language, so an edit of page.js cannot slip by).
     """
+    if language == DEFAULT_LANGUAGE:
+        return script
+    texts = page_texts(language, {})
+    for literal, message in texts.script_messages.items():
+        if literal not in script:
+            raise RuntimeError(f"page.js: no {literal} to translate")
+        script = script.replace(literal, _js_string(message))
+    if _SCRIPT_DURATION not in script:
+        raise RuntimeError("page.js: its duration function f(n) changed; update _pages.py")
+    one, many, minutes, minutes_seconds = duration_formats(language)
+    marks = {"seconds": "{s}", "minutes": "{m}"}
+    function = _SCRIPT_DURATION_LOCALIZED
+    for name, text in (
+        ("MINUTES_SECONDS", minutes_seconds),  # before MINUTES, which it contains
+        ("MINUTES", minutes),
+        ("MANY", many),
+        ("ONE", one),
+    ):
+        function = function.replace(name, _js_string(text % marks))
+    return script.replace(_SCRIPT_DURATION, function)
+
+
+def _around(sentence: str) -> tuple[bytes, bytes]:
+    """A countdown sentence as the markup before and after its ``%(duration)s``."""
+    before, _, after = sentence.partition("%(duration)s")
+    return _words(before).encode(), _words(after).encode()
+
+
+def build_builtin_page(
+    type_base: str,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> Callable[[UpstreamFailure, str], bytes]:
+    """The built-in page in ``language`` as ``render(error, method) -> bytes``, static parts
+    prebuilt.
+
+    ``page/page.html`` is bound once per status (CSS, script, status, reason, the page's own
+    words) and kept as one ``bytes`` %-format (:meth:`PlaceholderTemplate.bytes_renderer`); a
+    render escapes and encodes only the short variable strings and fills the format in one
+    call (encoding the whole 6 KB page as text would cost ~7 µs as soon as one character is
+    not ASCII).
+    """
+    overrides = overrides or {}
+    texts = page_texts(language, overrides)
     # Per code, encoded once: (heading, code, number).
     by_code = {
         code: (html.escape(heading).encode(), code.encode(), b"%d" % catalog[code].number)
-        for code, heading in page_headings(overrides or {}).items()
+        for code, heading in texts.headings.items()
     }
+    # The code's detail and hint as the error value carries them (the catalog's English, or
+    # the plain overrides): such an error shows them in this language instead.
+    reference = {}
+    for code, kind in catalog.items():
+        plain = code_overrides(overrides, code)
+        reference[code] = (
+            clean_text(plain["detail"]) if "detail" in plain else kind.description,
+            clean_text(plain["hint"]) if "hint" in plain else kind.hint,
+        )
+    labels = {name: _words(text) for name, text in texts.labels.items()}
     assets = page_assets()
-    page = assets.page.bind({"css": assets.css, "script": assets.script}, markup=_CODE_SLOTS)
-    parts = assets.parts
+    page = assets.page.bind(
+        {
+            "css": assets.css,
+            "script": localized_script(assets.script, language),
+            "language": language,
+            **labels,
+        },
+        markup=_CODE_SLOTS | frozenset(labels),
+    )
+    parts = {
+        name: part.bind(labels, markup=frozenset(labels)) for name, part in assets.parts.items()
+    }
     refresh = parts["refresh"].bytes_renderer(("seconds",))
-    countdown = parts["countdown"].bytes_renderer(("who", "seconds", "auto", "duration"))
+    countdown = parts["countdown"].bytes_renderer(
+        ("before", "seconds", "auto", "duration", "after")
+    )
     service = parts["service"].bytes_renderer(("upstream",))
     request_id_row = parts["request_id"].bytes_renderer(("request_id",))
     debug_details = parts["debug"].bytes_renderer(("debug",))
     unsafe_note = parts["unsafe_note"].bytes_renderer(())(())
     retry_button = parts["retry_button"].bytes_renderer(())(())
     request_id_note = parts["request_id_note"].bytes_renderer(())(())
+    auto_before, auto_after = _around(texts.countdown_auto)
+    manual_before, manual_after = _around(texts.countdown_manual)
+    duration = texts.duration
     escape = _escaped_bytes_cache()
     by_status: dict[int, Callable[[tuple[bytes, ...]], bytes]] = {}
 
@@ -344,16 +464,19 @@ def build_builtin_page(
         seconds = retry_after if delay is None else delay
         wait = countdown(
             (
-                b"You can" if delay is None else b"This page will",
+                manual_before if delay is None else auto_before,
                 b"%d" % seconds,
                 b"" if delay is None else b" data-auto",
-                duration_text(seconds).encode(),
+                html.escape(duration(seconds)).encode(),
+                manual_after if delay is None else auto_after,
             )
         )
         found = (b"" if delay is None else refresh((b"%d" % delay,)), wait)
         if len(timing_cache) < 256:
             timing_cache[retry_after, delay] = found
         return found
+
+    localized = {code: (texts.details[code], texts.hints[code]) for code in catalog}
 
     def render(error: UpstreamFailure, method: str) -> bytes:
         if error.retry_after is None:
@@ -363,10 +486,18 @@ def build_builtin_page(
         kind = error.kind
         found = by_code.get(kind.code)
         heading, code, number = found or (
-            escape(page_heading(kind)),
+            escape(page_heading(kind, language)),
             kind.code.encode(),
             b"%d" % kind.number,
         )
+        detail, hint = error.detail, error.hint
+        known = reference.get(kind.code)
+        if known is not None:
+            # The code's own text (not a detail given for this one error): in this language.
+            if detail == known[0]:
+                detail = localized[kind.code][0]
+            if hint == known[1]:
+                hint = localized[kind.code][1]
         if method not in _SAFE_METHODS:
             action = unsafe_note
         else:
@@ -378,8 +509,8 @@ def build_builtin_page(
                 heading,
                 reload,  # refresh
                 _script_safe(orjson.dumps(problem_members(error, type_base))),  # problem_json
-                escape(error.detail),  # detail
-                escape(error.hint),  # hint
+                escape(detail),  # detail
+                escape(hint),  # hint
                 wait,  # countdown
                 action,  # action
                 b"" if upstream is None else service((_escape(upstream),)),  # service
@@ -394,31 +525,97 @@ def build_builtin_page(
     return render
 
 
+class HtmlRenderer(Protocol):
+    """``render(error, request, language=None) -> bytes``: the page for an error, in
+    ``language`` (one of the settings' ``languages``; None: ``default_language``)."""
+
+    def __call__(
+        self, error: UpstreamFailure, request: RequestInfo, language: str | None = None
+    ) -> bytes:
+        """The page's bytes."""
+        ...
+
+
+def _wants_context(function: Callable[..., object]) -> bool:
+    """Whether a template callable takes the page's context: a parameter named ``context``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    found = parameters.get("context")
+    return found is not None and found.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
 def build_html_renderer(settings: Settings) -> HtmlRenderer:
     """The HTML renderer for these settings, resolved once at construction.
 
     ``settings.templates`` may be None (the built-in page), a callable ``(error, request) ->
-    str``, or a directory searched for ``<code>.html``, ``<status>.html``, then ``error.html``.
-    Whatever a user template does, a failure is logged and the built-in page is sent instead.
+    str`` (given ``context=`` too when it has a ``context`` parameter), or a directory
+    searched for ``<code>.html``, ``<status>.html``, then ``error.html``. Whatever a user
+    template does, a failure is logged and the built-in page is sent instead.
     """
-    builtin = build_builtin_page(settings.type_base, settings.overrides)
-    headings = page_headings(settings.overrides)
+    type_base, overrides = settings.type_base, settings.overrides
+    default = settings.default_language
+    builtins = {
+        language: build_builtin_page(type_base, overrides, language)
+        for language in settings.page_languages
+    }
+    default_builtin = builtins[default]
     templates = settings.templates
     logger = logging.getLogger(settings.logger_name)
 
+    def builtin(error: UpstreamFailure, method: str, language: str | None) -> bytes:
+        return builtins.get(language or default, default_builtin)(error, method)
+
     if templates is None:
 
-        def render_builtin(error: UpstreamFailure, request: RequestInfo) -> bytes:
-            return builtin(error, request.method)
+        def render_builtin(
+            error: UpstreamFailure, request: RequestInfo, language: str | None = None
+        ) -> bytes:
+            return builtins.get(language or default, default_builtin)(error, request.method)
 
         return render_builtin
 
+    texts = {language: page_texts(language, overrides) for language in settings.page_languages}
+    reference = {}
+    for code, kind in catalog.items():
+        plain = code_overrides(overrides, code)
+        reference[code] = (
+            clean_text(plain["detail"]) if "detail" in plain else kind.description,
+            clean_text(plain["hint"]) if "hint" in plain else kind.hint,
+        )
+
+    def context_for(error: UpstreamFailure, request: RequestInfo, language: str) -> PageContext:
+        found = texts[language]
+        code = error.kind.code
+        detail, hint = error.detail, error.hint
+        if detail == reference[code][0]:
+            detail = found.details[code]
+        if hint == reference[code][1]:
+            hint = found.hints[code]
+        return _page_context(
+            error, request, type_base, language, found.headings[code], detail, hint
+        )
+
     if callable(templates):
         user = templates
+        with_context = _wants_context(user)
 
-        def render_callable(error: UpstreamFailure, request: RequestInfo) -> bytes:
+        def render_callable(
+            error: UpstreamFailure, request: RequestInfo, language: str | None = None
+        ) -> bytes:
             try:
-                page = user(error, request)
+                page: object
+                if with_context:
+                    context = context_for(error, request, language or default)
+                    page = cast("ContextTemplateFunction", user)(error, request, context=context)
+                else:
+                    page = cast("Callable[[UpstreamFailure, RequestInfo], object]", user)(
+                        error, request
+                    )
                 if isinstance(page, str):
                     return page.encode("utf-8", "replace")
                 if isinstance(page, bytes):
@@ -426,7 +623,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
                 raise TypeError(f"a template callable must return str, not {type(page).__name__}")
             except Exception:
                 logger.exception("template callable failed; using the built-in page")
-            return builtin(error, request.method)
+            return builtin(error, request.method, language)
 
         return render_callable
 
@@ -434,19 +631,16 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
 
     directory = TemplateDirectory(templates, logger)
 
-    def render_template(error: UpstreamFailure, request: RequestInfo) -> bytes:
+    def render_template(
+        error: UpstreamFailure, request: RequestInfo, language: str | None = None
+    ) -> bytes:
         template = directory.find(error.kind.code, error.status)
         if template is not None:
             try:
-                context = page_context(
-                    error,
-                    request,
-                    type_base=settings.type_base,
-                    heading=headings.get(error.kind.code),
-                )
+                context = context_for(error, request, language or default)
                 return template.render(context).encode("utf-8", "replace")
             except Exception:
                 logger.exception("template %s failed; using the built-in page", template.name)
-        return builtin(error, request.method)
+        return builtin(error, request.method, language)
 
     return render_template

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 from ._catalog import catalog
 from ._classify import Classifier
 from ._integrations import Integration
+from ._languages import BUNDLED_LANGUAGES, canonical_language, closest_language
 from ._logstorm import LOG_TRACEBACKS
 from ._maintenance_state import MaintenanceStore
 from ._render import uri_reference
@@ -117,12 +118,19 @@ class Settings:
     forward_request_id: bool = False
     """Bind the request's id while the app runs, for ``gatewayerrors.client``'s outgoing-call
     hooks to send on (docs/chains.md); an error answer carries the same id."""
-    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    overrides: Mapping[str, Mapping[str, str | Mapping[str, str]]] = field(default_factory=dict)
     """Per-code ``title`` / ``detail`` / ``hint`` / ``heading`` text: ``{"maintenance": {...}}``.
 
     ``heading`` is the HTML page's heading only (words for a person); the others apply to
-    every format.
+    every format. A language's own texts for the page go under its tag:
+    ``{"maintenance": {"detail": "...", "de": {"detail": "..."}}}`` (docs/languages.md).
     """
+    languages: Sequence[str] | None = None
+    """The languages pages are offered in, chosen by ``Accept-Language``: None for every
+    bundled one (``en``, ``de``, ``fr``, ``es``, ``pt``, ``ja``, ``zh-Hans``); ``()`` for
+    ``default_language`` only. ``default_language`` is always offered."""
+    default_language: str = "en"
+    """The page's language when ``Accept-Language`` names none of ``languages``."""
     style: str | StyleFunction = "problem"
     """``"problem"`` (RFC 9457), ``"twitter"`` (``{"errors": [...]}``) or a callable."""
     templates: str | PathLike[str] | TemplateFunction | None = None
@@ -204,7 +212,10 @@ class Settings:
         header = self.request_id_header
         if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
             raise SettingsError("request_id_header", f"is not a valid header name: {header!r}")
-        _check_overrides(self.overrides)
+        languages = _check_languages(self.languages, self.default_language)
+        object.__setattr__(self, "default_language", languages[0])
+        object.__setattr__(self, "languages", languages)
+        object.__setattr__(self, "overrides", _check_overrides(self.overrides, languages))
         _check_style(self.style)
         _check_templates(self.templates)
         if not (isinstance(self.maintenance, bool) or callable(self.maintenance)):
@@ -247,6 +258,11 @@ class Settings:
                 )
         for name in ("maintenance_bypass_ips", "trusted_proxies"):
             object.__setattr__(self, name, _check_networks(name, getattr(self, name)))
+
+    @property
+    def page_languages(self) -> tuple[str, ...]:
+        """Every language pages are offered in, ``default_language`` first."""
+        return tuple(self.languages or (self.default_language,))
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -321,9 +337,64 @@ def _check_seconds(name: str, value: object) -> None:
         raise SettingsError(name, "must not be negative")
 
 
-def _check_overrides(overrides: object) -> None:
+def _language_problem(tag: object, offered: Sequence[str]) -> str:
+    """Why ``tag`` is not one of ``offered``, with the closest one (did you mean)."""
+    close = closest_language(tag, offered) if isinstance(tag, str) else None
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return f"has {tag!r}, which is not one of {', '.join(offered)}{hint}"
+
+
+def _check_languages(languages: object, default: object) -> tuple[str, ...]:
+    """The languages offered, canonical tags, ``default`` first."""
+    if not isinstance(default, str) or canonical_language(default) is None:
+        problem = _language_problem(default, BUNDLED_LANGUAGES)
+        raise SettingsError("default_language", "is" + problem.removeprefix("has"))
+    default = canonical_language(default)
+    if languages is None:
+        found = list(BUNDLED_LANGUAGES)
+    else:
+        # A bare string ("de") would iterate as letters.
+        if isinstance(languages, (str, bytes)) or not isinstance(languages, Iterable):
+            raise SettingsError(
+                "languages", f'must be None or a tuple of language tags ("de",), not {languages!r}'
+            )
+        found = []
+        for tag in languages:
+            language = canonical_language(tag) if isinstance(tag, str) else None
+            if language is None:
+                raise SettingsError("languages", _language_problem(tag, BUNDLED_LANGUAGES))
+            found.append(language)
+    assert default is not None
+    ordered = [default, *(language for language in found if language != default)]
+    return tuple(dict.fromkeys(ordered))
+
+
+def _check_override_texts(where: str, texts: Mapping[Any, Any]) -> dict[str, str]:
+    checked = {}
+    for key, text in texts.items():
+        if key not in OVERRIDE_KEYS:
+            raise SettingsError(
+                where, f"has an unknown key {key!r} (one of {', '.join(OVERRIDE_KEYS)})"
+            )
+        # Checked here so that no renderer can fail on it later (lone surrogates).
+        if not isinstance(text, str) or not _encodable(text):
+            raise SettingsError(f"{where}[{key!r}]", "must be UTF-8 text")
+        if _OVERRIDE_CONTROL.search(text):
+            raise SettingsError(
+                f"{where}[{key!r}]",
+                "must not contain control characters (tab and newline are fine)",
+            )
+        checked[key] = text
+    return checked
+
+
+def _check_overrides(
+    overrides: object, languages: tuple[str, ...]
+) -> dict[str, dict[str, str | dict[str, str]]]:
+    """The overrides, checked, with each language entry under its canonical tag."""
     if not isinstance(overrides, Mapping):
         raise SettingsError("overrides", f"must be a mapping of codes, not {_kind(overrides)}")
+    checked: dict[str, dict[str, str | dict[str, str]]] = {}
     for code, texts in overrides.items():
         if code not in catalog:
             close = difflib.get_close_matches(str(code), list(catalog), n=1)
@@ -331,20 +402,38 @@ def _check_overrides(overrides: object) -> None:
             raise SettingsError("overrides", f"has an unknown gatewayerrors code {code!r}{hint}")
         if not isinstance(texts, Mapping):
             raise SettingsError(f"overrides[{code!r}]", f"must be a mapping, not {_kind(texts)}")
-        for key, text in texts.items():
-            if key not in OVERRIDE_KEYS:
-                raise SettingsError(
-                    f"overrides[{code!r}]",
-                    f"has an unknown key {key!r} (one of {', '.join(OVERRIDE_KEYS)})",
-                )
-            # Checked here so that no renderer can fail on it later (lone surrogates).
-            if not isinstance(text, str) or not _encodable(text):
-                raise SettingsError(f"overrides[{code!r}][{key!r}]", "must be UTF-8 text")
-            if _OVERRIDE_CONTROL.search(text):
+        plain = {key: text for key, text in texts.items() if key in OVERRIDE_KEYS}
+        entry: dict[str, str | dict[str, str]] = dict(
+            _check_override_texts(f"overrides[{code!r}]", plain)
+        )
+        for key, localized in texts.items():
+            if key in OVERRIDE_KEYS:
+                continue
+            language = canonical_language(key) if isinstance(key, str) else None
+            if language is None or not isinstance(localized, Mapping):
+                keys = ", ".join(OVERRIDE_KEYS)
+                if language is None:
+                    guess = closest_language(str(key), languages) or next(
+                        iter(difflib.get_close_matches(str(key), OVERRIDE_KEYS, n=1)), None
+                    )
+                    hint = f"; did you mean {guess!r}?" if guess else ""
+                    raise SettingsError(
+                        f"overrides[{code!r}]",
+                        f"has an unknown key {key!r} (one of {keys}, or a language: "
+                        f"{', '.join(languages)}{hint})",
+                    )
                 raise SettingsError(
                     f"overrides[{code!r}][{key!r}]",
-                    "must not contain control characters (tab and newline are fine)",
+                    f"must be a mapping of texts ({keys}), not {_kind(localized)}",
                 )
+            if language not in languages:
+                raise SettingsError(
+                    f"overrides[{code!r}]",
+                    f"has texts for {key!r}, which is not in languages ({', '.join(languages)})",
+                )
+            entry[language] = _check_override_texts(f"overrides[{code!r}][{key!r}]", localized)
+        checked[code] = entry
+    return checked
 
 
 def _check_style(style: object) -> None:
@@ -470,7 +559,9 @@ class SettingsOptions(TypedDict, total=False):
     request_id_header: str
     trust_request_id: bool
     forward_request_id: bool
-    overrides: Mapping[str, Mapping[str, str]]
+    overrides: Mapping[str, Mapping[str, str | Mapping[str, str]]]
+    languages: Sequence[str] | None
+    default_language: str
     style: str | StyleFunction
     templates: str | PathLike[str] | TemplateFunction | None
     suppress_response_codes: str | None

@@ -27,6 +27,8 @@ from ._classify import default_classifier
 from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._integrations import overrides
+from ._languages import LanguageChooser
+from ._locale import code_overrides
 from ._logstorm import LogStorm, failure_signature, log_level
 from ._maintenance import MaintenanceSwitch
 from ._maintenance_state import MaintenanceState
@@ -51,6 +53,9 @@ __all__ = ["ErrorResponse", "RequestInfo", "Translator", "websocket_close_code"]
 
 _NO_STORE = ("cache-control", "no-store")
 _VARY_ACCEPT = ("vary", "Accept")
+# A page's words follow Accept-Language when more than one language is offered (RFC 9110
+# §12.5.5: Vary lists what chose the representation); JSON, XML and text never do.
+_VARY_ACCEPT_LANGUAGE = ("vary", "Accept, Accept-Language")
 _JSON_TYPE = "application/problem+json"
 _XML_TYPE = "application/problem+xml"
 _HTML_TYPE = "text/html; charset=utf-8"
@@ -139,6 +144,12 @@ class Translator:
         self._codes = {code: self._code_text(kind) for code, kind in catalog.items()}
         self._style = build_style(settings)
         self._html = build_html_renderer(settings)
+        languages = settings.page_languages
+        self._languages = LanguageChooser(languages, settings.default_language)
+        self._vary_page = _VARY_ACCEPT_LANGUAGE if len(languages) > 1 else _VARY_ACCEPT
+        self._content_languages = {
+            language: ("content-language", language) for language in languages
+        }
         self._exempt_paths = settings.exempt_paths
         self.maintenance_switch = self._build_maintenance_switch()
         bypass = Bypass(
@@ -189,7 +200,7 @@ class Translator:
         return bind_request_id(self._request_id_header, request_id)
 
     def _code_text(self, kind: ErrorKind) -> _CodeText:
-        override = self.settings.overrides.get(kind.code, {})
+        override = code_overrides(self.settings.overrides, kind.code)  # the plain texts
         status = None
         if kind.rfc9209:
             status = proxy_status(self.settings.service, kind.code)
@@ -431,36 +442,54 @@ class Translator:
         """Render ``error`` for ``request``: status, headers and body. Never raises."""
         try:
             fmt = self.choose_format(request)
-            content_type, body = self._render(error, fmt, request)
-            return self._complete(error, request, content_type, body)
+            content_type, body, language = self._render(error, fmt, request)
+            return self._complete(error, request, content_type, body, language)
         except Exception:
             self._log_failure("rendering failed; sending a minimal response")
             return self.minimal_response(error, request)
 
     def _render(
         self, error: UpstreamFailure, fmt: Format, request: RequestInfo
-    ) -> tuple[str, bytes]:
+    ) -> tuple[str, bytes, str | None]:
+        """Content type, body, and the page's language (None: a body that has none)."""
         styled = self._style(error, fmt, request) if self._style is not None else None
         if styled is not None:
-            return styled
+            return (*styled, None)
         # Identity tests, not a dict keyed by Format: Enum.__hash__ is Python code.
         if fmt is Format.JSON:
-            return _JSON_TYPE, render_problem_json(error, self._type_base)
+            return _JSON_TYPE, render_problem_json(error, self._type_base), None
         if fmt is Format.HTML:
-            return _HTML_TYPE, self._html(error, request)
+            # Only a page is in the visitor's language: problem details and text are read by
+            # programs and operators, and keep the catalog's English (docs/languages.md).
+            language = self._languages.choose(request.accept_language)
+            return _HTML_TYPE, self._html(error, request, language), language
         if fmt is Format.XML:
-            return _XML_TYPE, render_problem_xml(error, self._type_base)
-        return _TEXT_TYPE, render_text(error)
+            return _XML_TYPE, render_problem_xml(error, self._type_base), None
+        return _TEXT_TYPE, render_text(error), None
 
     def _complete(
-        self, error: UpstreamFailure, request: RequestInfo, content_type: str, body: bytes
+        self,
+        error: UpstreamFailure,
+        request: RequestInfo,
+        content_type: str,
+        body: bytes,
+        language: str | None = None,
     ) -> ErrorResponse:
-        headers = [
-            ("content-type", content_type),
-            ("content-length", str(len(body))),
-            _NO_STORE,
-            _VARY_ACCEPT,
-        ]
+        if language is None:
+            headers = [
+                ("content-type", content_type),
+                ("content-length", str(len(body))),
+                _NO_STORE,
+                _VARY_ACCEPT,
+            ]
+        else:
+            headers = [
+                ("content-type", content_type),
+                ("content-length", str(len(body))),
+                _NO_STORE,
+                self._vary_page,
+                self._content_languages[language],
+            ]
         if error.retry_after is not None:
             headers.append(("retry-after", str(error.retry_after)))
         proxy = self._proxy_status(error)

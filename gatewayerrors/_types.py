@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 from ._error import Evidence, UpstreamFailure
 
 __all__ = [
+    "ContextTemplateFunction",
     "ErrorResponse",
     "Format",
     "MaintenanceCheck",
@@ -56,6 +57,8 @@ class RequestInfo(NamedTuple):
     """The ``X-Forwarded-For`` header, believed only from ``trusted_proxies``."""
     bypass_token: str | None = None
     """The ``X-Maintenance-Bypass`` header (checked against ``maintenance_bypass_token``)."""
+    accept_language: str | None = None
+    """The ``Accept-Language`` header, which chooses the page's language (docs/languages.md)."""
 
 
 class ErrorResponse(NamedTuple):
@@ -79,14 +82,15 @@ class PageContext(TypedDict):
     reason: str
     """Its reason phrase ("Bad Gateway")."""
     heading: str
-    """The page's heading, words for a person ("Something went wrong on our side"); the
-    ``overrides`` ``heading``, else an overridden ``title``, else the built-in one."""
+    """The page's heading, words for a person ("Something went wrong on our side"), in
+    ``language``; the ``overrides`` ``heading``, else an overridden ``title``, else ours."""
     title: str
-    """The code's short title, for machines and operators (``overrides`` apply)."""
+    """The code's short title, for machines and operators: English, as in the problem details
+    (``overrides`` apply)."""
     detail: str
-    """What happened, in one plain sentence (``overrides`` apply)."""
+    """What happened, in one plain sentence, in ``language`` (``overrides`` apply)."""
     hint: str
-    """What the person can do (``overrides`` apply)."""
+    """What the person can do, in ``language`` (``overrides`` apply)."""
     code: str
     """The stable catalog code, e.g. ``connection_refused``."""
     number: int
@@ -115,6 +119,10 @@ class PageContext(TypedDict):
     """That whole ``<script type="application/problem+json">`` element."""
     refresh_meta: str
     """``<noscript><meta http-equiv="refresh" ...></noscript>`` when ``auto_retry``, else ``""``."""
+    language: str
+    """The page's language, a BCP 47 tag (``"de"``, ``"zh-Hans"``): chosen from
+    ``Accept-Language`` among the ``languages`` offered; ``heading``, ``detail`` and ``hint``
+    are in it. Also the response's ``Content-Language``: use it for ``<html lang>``."""
 
 
 OnError = Callable[[UpstreamFailure, BaseException | None], Awaitable[object] | object]
@@ -123,8 +131,22 @@ OnError = Callable[[UpstreamFailure, BaseException | None], Awaitable[object] | 
 StyleFunction = Callable[[UpstreamFailure, Format, RequestInfo], tuple[str, bytes | str] | None]
 """``style(error, format, request) -> (content_type, body) | None``; None: the default renderer."""
 
-TemplateFunction = Callable[[UpstreamFailure, RequestInfo], str | bytes]
-"""``template(error, request) -> page``: the HTML page for an error."""
+
+class ContextTemplateFunction(Protocol):
+    """``template(error, request, context) -> page``: a template callable that takes the page's
+    context (a parameter named ``context``), its language and texts chosen for the request."""
+
+    def __call__(
+        self, error: UpstreamFailure, request: RequestInfo, context: PageContext
+    ) -> str | bytes:
+        """The HTML page for an error."""
+        ...
+
+
+TemplateFunction = Callable[[UpstreamFailure, RequestInfo], str | bytes] | ContextTemplateFunction
+"""``template(error, request) -> page``: the HTML page for an error; a callable with a
+``context`` parameter is given the :class:`PageContext` too (``template(error, request,
+context=...)``)."""
 
 MaintenanceCheck = Callable[[], bool]
 """``check() -> bool``: whether maintenance mode is on now. Called per request: keep it cheap."""

@@ -142,6 +142,7 @@ class GatewayErrors:
                 client if isinstance(client, str) and client else None,
                 _joined(request, "X-Forwarded-For"),
                 _last(request, "X-Maintenance-Bypass"),
+                _joined(request, "Accept-Language"),
             )
         except Exception:  # a request object that breaks aiohttp's own interface
             return RequestInfo(native=request)

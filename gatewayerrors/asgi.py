@@ -95,6 +95,7 @@ def request_info(scope: Scope, request_id_header: bytes) -> RequestInfo:
     try:
         get = scope.get
         accept = None
+        accept_language = None
         request_id = None
         forwarded = None
         bypass = None
@@ -104,6 +105,11 @@ def request_info(scope: Scope, request_id_header: bytes) -> RequestInfo:
                 if name == b"accept":
                     text = value.decode("latin-1")
                     accept = text if accept is None else f"{accept}, {text}"
+                elif name == b"accept-language":
+                    text = value.decode("latin-1")
+                    accept_language = (
+                        text if accept_language is None else f"{accept_language}, {text}"
+                    )
                 elif name == request_id_header:
                     request_id = value.decode("latin-1")
                 elif name == b"x-forwarded-for":
@@ -127,6 +133,7 @@ def request_info(scope: Scope, request_id_header: bytes) -> RequestInfo:
             host if isinstance(host, str) else None,
             forwarded,
             bypass,
+            accept_language,
         )
     except Exception:  # not even a mapping
         return RequestInfo(native=scope)

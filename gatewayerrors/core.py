@@ -22,11 +22,13 @@ from ._catalog import Catalog, ErrorKind, catalog
 from ._classify import Classifier, default_classifier, parse_retry_after
 from ._error import Evidence, UpstreamFailure
 from ._integrations import Integration
+from ._languages import BUNDLED_LANGUAGES
 from ._negotiate import negotiate
 from ._pages import page_context
 from ._settings import Settings, SettingsOptions
 from ._translate import Translator, websocket_close_code
 from ._types import (
+    ContextTemplateFunction,
     ErrorResponse,
     Format,
     MaintenanceCheck,
@@ -40,8 +42,10 @@ from ._types import (
 )
 
 __all__ = [
+    "BUNDLED_LANGUAGES",
     "Catalog",
     "Classifier",
+    "ContextTemplateFunction",
     "ErrorKind",
     "ErrorResponse",
     "Evidence",

@@ -53,7 +53,7 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
     try:
         get = environ.get
         path, raw_path = request_path(environ)
-        accept = get("HTTP_ACCEPT")
+        accept, accept_language = get("HTTP_ACCEPT"), get("HTTP_ACCEPT_LANGUAGE")
         request_id = get(request_id_key)
         return RequestInfo(
             _text(get("REQUEST_METHOD")) or "GET",
@@ -66,6 +66,7 @@ def request_info(environ: WSGIEnvironment, request_id_key: str, native: Any = No
             _text(get("REMOTE_ADDR")) or None,
             _text(get("HTTP_X_FORWARDED_FOR")) or None,
             _text(get("HTTP_X_MAINTENANCE_BYPASS")) or None,
+            accept_language if isinstance(accept_language, str) else None,
         )
     except Exception:  # not even a mapping
         return RequestInfo(native=native)

@@ -1,7 +1,8 @@
 """``python -m gatewayerrors preview``: write every error page and format to a folder.
 
     python -m gatewayerrors preview --out preview/ [--templates DIR] [--style twitter]
-        [--overrides overrides.json] [--type-base URI] [--service NAME] [--debug]
+        [--overrides overrides.json] [--type-base URI] [--service NAME] [--language TAG]
+        [--debug]
 
 For each catalog code it writes ``<code>.html``, ``.json``, ``.xml`` and ``.txt`` (and, with the
 default style, the Twitter-style ``twitter/<code>.json`` and ``.xml``), rendered by a real
@@ -65,6 +66,10 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     options["style"] = args.style if args.style in BUILT_IN_STYLES else _load_callable(args.style)
     if args.type_base:
         options["type_base"] = args.type_base
+    if args.language:
+        # Every page in that one language, as a browser asking for it gets it.
+        options["languages"] = ()
+        options["default_language"] = args.language
     if args.overrides:
         source = args.overrides
         text = source if source.lstrip().startswith("{") else Path(source).read_text("utf-8")
@@ -114,6 +119,8 @@ def _index(settings: Settings, rows: list[dict[str, Any]], files: int) -> str:
         described.append(f"templates={settings.templates}")
     if settings.overrides:
         described.append(f"overrides for {len(settings.overrides)} codes")
+    if settings.default_language != "en":
+        described.append(f"language={settings.default_language}")
     if settings.debug:
         described.append("debug=True")
     items = []
@@ -234,6 +241,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per-code title/detail/hint/heading: a JSON file or JSON text",
     )
     parser.add_argument("--type-base", metavar="URI", help="prefix of the problem type URI")
+    parser.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the pages' language, a bundled one: en, de, fr, es, pt, ja, zh-Hans (default: en)",
+    )
     parser.add_argument(
         "--service",
         metavar="NAME",

@@ -57,6 +57,7 @@ from .._pages import page_context, page_headings
 from .._request_context import reset_request_id
 from .._settings import Settings, SettingsOptions
 from .._translate import ErrorResponse, RequestInfo, Translator
+from .._types import PageContext
 from ..asgi import raw_path as asgi_raw_path
 from ..wsgi import sent_path
 
@@ -151,6 +152,7 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
         meta = request.META
         method = request.method
         query, accept = meta.get("QUERY_STRING"), meta.get("HTTP_ACCEPT")
+        accept_language = meta.get("HTTP_ACCEPT_LANGUAGE")
         request_id = None
         with contextlib.suppress(Exception):  # request.headers parses every META key
             request_id = request.headers.get(request_id_header)
@@ -171,6 +173,7 @@ def request_info(request: HttpRequest, request_id_header: str) -> RequestInfo:
             client if isinstance(client, str) and client else None,
             forwarded if isinstance(forwarded, str) and forwarded else None,
             bypass if isinstance(bypass, str) and bypass else None,
+            accept_language if isinstance(accept_language, str) else None,
         )
     except Exception:
         return RequestInfo(native=request)
@@ -341,24 +344,33 @@ def django_template(
     template_name: str,
     *,
     type_base: str = "urn:gatewayerrors:",
-    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    overrides: Mapping[str, Mapping[str, str | Mapping[str, str]]] | None = None,
 ) -> Callable[[UpstreamFailure, RequestInfo], str]:
     """A ``Settings.templates`` callable that renders ``template_name`` with Django's engine.
 
     The context is the built-in page's (``status``, ``heading``, ``title``, ``detail``,
     ``hint``, ``code``, ``request_id``, ``retry_after``, ...) plus ``error``; context processors
     run with the request. ``overrides`` give the ``heading`` per code, as in the settings.
-    ``GATEWAYERRORS["template_name"]`` sets this up for you.
+    ``GATEWAYERRORS["template_name"]`` sets this up for you. As a ``templates`` callable it is
+    given the page's context (its ``language`` chosen from ``Accept-Language``, the texts in
+    it); called by hand, it builds one from ``overrides``.
     """
     headings = page_headings(overrides or {})
 
-    def render(error: UpstreamFailure, request: RequestInfo) -> str:
+    def render(
+        error: UpstreamFailure, request: RequestInfo, context: PageContext | None = None
+    ) -> str:
         from django.template.loader import render_to_string
 
         native = request.native
+        values: dict[str, Any] = (
+            _page_context(error, request, type_base, headings.get(error.kind.code))
+            if context is None
+            else dict(context, error=error)
+        )
         page: str = render_to_string(
             template_name,
-            _page_context(error, request, type_base, headings.get(error.kind.code)),
+            values,
             request=native if isinstance(native, HttpRequest) else None,
         )
         return page

@@ -327,7 +327,8 @@ def test_upstream_fault_becomes_a_complete_gateway_error(
     headers = response.headers
     assert headers["content-type"] == content_type
     assert headers["cache-control"] == "no-store"
-    assert headers["vary"] == "Accept"
+    # Only a page's words follow Accept-Language (docs/languages.md).
+    assert headers["vary"] == ("Accept, Accept-Language" if fmt == "html" else "Accept")
     assert headers["x-request-id"] == request_id
     assert headers.get("retry-after") == retry_after
     assert int(headers["content-length"]) == len(response.content)

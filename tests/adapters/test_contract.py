@@ -173,4 +173,7 @@ def test_a_browser_gets_the_page_and_no_accept_gets_json(
         response = client.send(request)
     assert response.status_code == 502
     assert response.headers["content-type"] == content_type
-    assert response.headers["vary"] == "Accept"
+    # A page's words follow Accept-Language (docs/languages.md); problem details' never do.
+    page = accept is not None
+    assert response.headers["vary"] == ("Accept, Accept-Language" if page else "Accept")
+    assert response.headers.get("content-language") == ("en" if page else None)

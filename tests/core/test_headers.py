@@ -76,7 +76,13 @@ def test_content_type_cache_control_vary(accept: str, content_type: str) -> None
     response = respond(ConnectionRefusedError(111, "refused"), accept=accept)
     assert header(response, "content-type") == content_type
     assert header(response, "cache-control") == "no-store"
-    assert header(response, "vary") == "Accept"
+    if content_type.startswith("text/html"):
+        # A page's words follow Accept-Language too (docs/languages.md); no other format's do.
+        assert header(response, "vary") == "Accept, Accept-Language"
+        assert header(response, "content-language") == "en"
+    else:
+        assert header(response, "vary") == "Accept"
+        assert header(response, "content-language") is None
     assert header(response, "content-length") == str(len(response.body))
     for name, value in response.headers:
         assert name == name.lower()

@@ -322,7 +322,7 @@ def test_html_renderer_that_raises_gives_a_minimal_response(
 ) -> None:
     translator = Translator()
 
-    def broken_page(error: UpstreamFailure, request: object) -> bytes:
+    def broken_page(error: UpstreamFailure, request: object, language: object = None) -> bytes:
         raise UnicodeError("template failed")
 
     translator._html = broken_page  # a broken user template renderer

@@ -1,4 +1,4 @@
-"""Every ``python`` code block in README.md and docs/ runs as written.
+"""Every ``python`` code block in README.md and docs/ (its subfolders too) runs as written.
 
 A page's blocks run in order, in one fresh interpreter (later blocks may use what earlier ones
 defined, as a reader would), from an empty working directory, with the Django example project
@@ -17,9 +17,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 NOT_RUN = "<!-- not run:"
+
+
+def name(page: Path) -> str:
+    """The page's path from the repository root: docs/testing.md, docs/recipes/testing.md."""
+    return page.relative_to(ROOT).as_posix()
 
 
 def python_blocks(page: Path) -> list[tuple[int, str]]:
@@ -36,12 +41,12 @@ def python_blocks(page: Path) -> list[tuple[int, str]]:
 def program(page: Path) -> str:
     parts = []
     for line, code in python_blocks(page):
-        parts.append(f"# --- {page.name}, block at line {line}\n")
-        parts.append(f"print({f'{page.name}:{line}'!r}, flush=True)\n{code}\n")
+        parts.append(f"# --- {name(page)}, block at line {line}\n")
+        parts.append(f"print({f'{name(page)}:{line}'!r}, flush=True)\n{code}\n")
     return "".join(parts)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=name)
 def test_code_blocks_run_as_written(page: Path, tmp_path: Path) -> None:
     # The folder the docs' template examples name, as the reader's project would have it.
     (tmp_path / "templates" / "errors").mkdir(parents=True)
@@ -64,7 +69,7 @@ def test_code_blocks_run_as_written(page: Path, tmp_path: Path) -> None:
 
 def test_every_page_with_code_is_checked() -> None:
     skipped = [
-        (page.name, line)
+        (name(page), line)
         for page in PAGES
         for line, text in enumerate(page.read_text("utf-8").splitlines(), 1)
         if text.startswith(NOT_RUN)

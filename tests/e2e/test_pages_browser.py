@@ -63,3 +63,29 @@ def test_unsafe_request_counts_down_without_reloading(tmp_path: Path) -> None:
     retry = page.by_id("retry")
     assert retry is not None
     assert retry.text() == "You can try again now."
+
+
+@pytest.mark.parametrize(
+    ("language", "ticking", "done"),
+    [
+        ("de", ("4 Min. 57 s", "4 Min. 56 s"), "Sie können es jetzt erneut versuchen."),
+        ("ja", ("4分57秒", "4分56秒"), "今すぐ再試行できます。"),
+    ],
+    ids=["de", "ja"],
+)
+def test_the_script_counts_down_in_the_page_language(
+    tmp_path: Path, language: str, ticking: tuple[str, ...], done: str
+) -> None:
+    translator = Translator()
+    request = RequestInfo(accept="text/html", accept_language=language, request_id="rid-42")
+    response = translator.response_for("maintenance", request, retry_after=300)
+    page = parse_page(dom_after(response.body, tmp_path, 3500))
+    count = page.by_id("count")
+    assert count is not None
+    assert count.text() in ticking
+    post = RequestInfo(method="POST", accept="text/html", accept_language=language)
+    finished = translator.response_for("circuit_open", post, retry_after=2)
+    (tmp_path / "post").mkdir()
+    retry = parse_page(dom_after(finished.body, tmp_path / "post", 4000)).by_id("retry")
+    assert retry is not None
+    assert retry.text() == done

@@ -43,7 +43,7 @@ def test_readme_links_work_on_the_package_index_page() -> None:
 
 def test_the_sdist_holds_every_file_the_docs_tell_a_reader_to_run() -> None:
     include = PYPROJECT["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
-    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
     mentioned = {
         path.rstrip("/")
         for page in pages

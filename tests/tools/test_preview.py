@@ -154,6 +154,19 @@ def test_preview_with_a_callable_style_and_template(
     assert json.loads((out / "dns_error.json").read_bytes()) == {"ok": False}
 
 
+def test_preview_in_a_language(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert preview(["--out", str(out), "--language", "de"]) == 0
+    page = parse_page((out / "maintenance.html").read_bytes())
+    assert page.find("html").attrs["lang"] == "de"
+    assert page.find("h1").text() == "Wir sind bald wieder da"
+    index = (out / "index.html").read_text("utf-8")
+    assert "content-language: de" in index
+    assert "language=de" in index
+    # Problem details stay in English.
+    assert json.loads((out / "maintenance.json").read_bytes())["title"] == "Down for maintenance"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -161,6 +174,7 @@ def test_preview_with_a_callable_style_and_template(
         (["--style", "no_such_module_xyz:fn"], "No module named"),
         (["--style", "nocolon"], "invalid choice: 'nocolon' (choose from 'problem', 'twitter'"),
         (["--overrides", '{"nope": {"title": "x"}}'], "unknown gatewayerrors code"),
+        (["--language", "zh-CN"], "default_language is 'zh-CN'"),
     ],
 )
 def test_bad_settings_exit_2_with_a_message(

@@ -39,10 +39,11 @@ def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 DOCS = ROOT / "docs" / "testing.md"
+RECIPE = ROOT / "docs" / "recipes" / "testing.md"
 
 
-def docs_python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", DOCS.read_text("utf-8"), re.DOTALL | re.MULTILINE)
+def docs_python_blocks(page: Path = DOCS) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", page.read_text("utf-8"), re.DOTALL | re.MULTILINE)
 
 
 def test_the_test_examples_of_the_docs_pass(tmp_path: Path) -> None:
@@ -64,6 +65,20 @@ def test_the_other_python_blocks_of_the_docs_run() -> None:
         subprocess.run(
             [sys.executable, "-c", block], capture_output=True, timeout=60, env=ENV, check=True
         )
+
+
+def test_the_recipes_conftest_and_test_module_pass(tmp_path: Path) -> None:
+    # docs/recipes/testing.md: the conftest line, then a whole test module, run as a user would.
+    conftest, module = docs_python_blocks(RECIPE)
+    assert conftest.strip() == 'pytest_plugins = ["gatewayerrors.testing"]'
+    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "test_recipe.py").write_text(module)
+    result = run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.match(r"(\d+) passed in ", summary)
+    assert passed, summary  # nothing failed, skipped or warned
+    assert int(passed.group(1)) > module.count("\ndef test_")  # the parametrized cases ran
 
 
 def test_the_example_test_of_a_user_app_passes() -> None:
