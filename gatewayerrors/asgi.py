@@ -1,11 +1,15 @@
 """The ASGI adapter: a pure ASGI middleware for Starlette, FastAPI and any ASGI app.
 
-    app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app
+    app = GatewayErrorsMiddleware(app, service="checkout-api")               # any ASGI app, Falcon
     app.add_middleware(GatewayErrorsMiddleware, service="checkout-api")      # Starlette, FastAPI
 
 Wrapping a Starlette or FastAPI application from outside gives the same answers as
 :func:`gatewayerrors.starlette.install`: the middleware installs itself inside the app (where
 Starlette's own error middleware cannot answer first) and passes everything through outside.
+Wrapping a Falcon ASGI app registers a handler for ``Exception`` in it that re-raises upstream
+failures out of Falcon, to the middleware (:func:`hand_on_from_falcon`). Litestar and Quart
+answer every exception inside the app: see :mod:`gatewayerrors.litestar` and
+:mod:`gatewayerrors.quart`.
 
 HTTP: an upstream failure raised by the app becomes the translated 502/503/504 response and is
 *not* re-raised, so the client's keep-alive connection survives. Anything else is re-raised
@@ -27,6 +31,7 @@ store's background refresher also starts on ``lifespan.startup`` and stops on
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
@@ -83,6 +88,57 @@ def raw_path(scope: Scope) -> str | None:
     return bytes(raw).partition(b"?")[0].decode("latin-1")
 
 
+def request_info(scope: Scope, request_id_header: bytes) -> RequestInfo:
+    """The core's view of the request in ``scope`` (``request_id_header``: its lower-case
+    name as bytes). Never raises: a field that breaks the ASGI spec gets its default, so the
+    app's exception, not an AttributeError of ours, is answered or re-raised."""
+    try:
+        get = scope.get
+        accept = None
+        accept_language = None
+        request_id = None
+        forwarded = None
+        bypass = None
+        # Not (bytes, bytes) pairs: what was read before the odd one is kept.
+        with contextlib.suppress(Exception):
+            for name, value in get("headers") or ():
+                if name == b"accept":
+                    text = value.decode("latin-1")
+                    accept = text if accept is None else f"{accept}, {text}"
+                elif name == b"accept-language":
+                    text = value.decode("latin-1")
+                    accept_language = (
+                        text if accept_language is None else f"{accept_language}, {text}"
+                    )
+                elif name == request_id_header:
+                    request_id = value.decode("latin-1")
+                elif name == b"x-forwarded-for":
+                    text = value.decode("latin-1")
+                    forwarded = text if forwarded is None else f"{forwarded}, {text}"
+                elif name == b"x-maintenance-bypass":
+                    bypass = value.decode("latin-1")
+        method = get("method")
+        path = get("path")
+        query = get("query_string")
+        client = get("client")
+        host = client[0] if isinstance(client, (tuple, list)) and client else None
+        return RequestInfo(
+            method if isinstance(method, str) and method else "GET",
+            path if isinstance(path, str) and path else "/",
+            query.decode("latin-1") if isinstance(query, (bytes, bytearray)) else "",
+            accept,
+            request_id,
+            scope,
+            raw_path(scope),
+            host if isinstance(host, str) else None,
+            forwarded,
+            bypass,
+            accept_language,
+        )
+    except Exception:  # not even a mapping
+        return RequestInfo(native=scope)
+
+
 class GatewayErrorsMiddleware:
     """Answers upstream failures raised by an ASGI app as correct gateway errors.
 
@@ -112,6 +168,10 @@ class GatewayErrorsMiddleware:
             # re-raise) before a wrapper outside could answer: put the middleware inside the
             # app instead, where install() puts it, and pass everything through out here.
             install_inside(app, self.translator)
+        elif _is_falcon_asgi_app(app):
+            # Falcon answers every exception itself (its handler for Exception sends a 500):
+            # ours, registered in its place, hands upstream failures on to this middleware.
+            hand_on_from_falcon(app, self.translator)
         self._maintenance = self.translator.maintenance_check
         self._switch = self.translator.maintenance_switch
         self._request_id_name = self.translator.settings.request_id_header.lower()
@@ -188,55 +248,7 @@ class GatewayErrorsMiddleware:
     # -- the error path: everything below runs only when something failed ----------------
 
     def _request(self, scope: Scope) -> RequestInfo:
-        """The core's view of the request. Never raises: a field that breaks the ASGI spec
-        gets its default, so the app's exception, not an AttributeError of ours, is answered
-        or re-raised."""
-        try:
-            get = scope.get
-            accept = None
-            accept_language = None
-            request_id = None
-            forwarded = None
-            bypass = None
-            request_id_header = self._request_id_header
-            # Not (bytes, bytes) pairs: what was read before the odd one is kept.
-            with contextlib.suppress(Exception):
-                for name, value in get("headers") or ():
-                    if name == b"accept":
-                        text = value.decode("latin-1")
-                        accept = text if accept is None else f"{accept}, {text}"
-                    elif name == b"accept-language":
-                        text = value.decode("latin-1")
-                        accept_language = (
-                            text if accept_language is None else f"{accept_language}, {text}"
-                        )
-                    elif name == request_id_header:
-                        request_id = value.decode("latin-1")
-                    elif name == b"x-forwarded-for":
-                        text = value.decode("latin-1")
-                        forwarded = text if forwarded is None else f"{forwarded}, {text}"
-                    elif name == b"x-maintenance-bypass":
-                        bypass = value.decode("latin-1")
-            method = get("method")
-            path = get("path")
-            query = get("query_string")
-            client = get("client")
-            host = client[0] if isinstance(client, (tuple, list)) and client else None
-            return RequestInfo(
-                method if isinstance(method, str) and method else "GET",
-                path if isinstance(path, str) and path else "/",
-                query.decode("latin-1") if isinstance(query, (bytes, bytearray)) else "",
-                accept,
-                request_id,
-                scope,
-                raw_path(scope),
-                host if isinstance(host, str) else None,
-                forwarded,
-                bypass,
-                accept_language,
-            )
-        except Exception:  # not even a mapping
-            return RequestInfo(native=scope)
+        return request_info(scope, self._request_id_header)
 
     async def _answer_http(self, exc: Exception, scope: Scope, send: Send, started: bool) -> bool:
         """Send the translated error; False means "re-raise" (not ours, or too late)."""
@@ -327,6 +339,54 @@ def install_inside(app: Any, translator: Translator) -> None:
         raise RuntimeError("install() must be called before the application starts serving")
     # user_middleware runs outermost first; Starlette's add_middleware inserts at the front.
     app.user_middleware.append(Middleware(GatewayErrorsMiddleware, translator=translator))
+
+
+def translates(translator: Translator, exc: BaseException) -> bool:
+    """Whether ``translator`` answers ``exc`` (an upstream failure, however deep in its chain).
+
+    For a framework's exception handler that hands upstream failures on to the middleware
+    (re-raises them) and leaves everything else to the framework. Never raises: a failing
+    classifier is logged and means "not ours", as in :meth:`Translator.translate`.
+    """
+    try:
+        return translator.classifier.classify(exc) is not None
+    except Exception:
+        translator._log_failure("classifier failed; treating as not mine")  # as translate() does
+        return False
+
+
+def hand_on_from_falcon(app: Any, translator: Translator) -> None:
+    """Register, for ``Exception`` on a Falcon ASGI app, a handler that re-raises what
+    ``translator`` answers (Falcon then lets it out of the app: "handle errors outside of the
+    Falcon app") and passes everything else to the handler it replaces (Falcon's 500)."""
+    # Falcon keeps one handler per class and has no public getter: the one it installs for
+    # Exception (its 500) lives in _error_handlers since Falcon 3.
+    previous = getattr(app, "_error_handlers", {}).get(Exception)
+    takes_ws = previous is not None and _takes_ws(previous)
+
+    async def gatewayerrors_error_handler(
+        req: Any, resp: Any, ex: Exception, params: Any, ws: Any = None
+    ) -> None:
+        if previous is None or translates(translator, ex):
+            raise ex
+        if ws is not None and takes_ws:  # Falcon passes it only to a handler that takes it
+            await previous(req, resp, ex, params, ws=ws)
+        else:
+            await previous(req, resp, ex, params)
+
+    app.add_error_handler(Exception, gatewayerrors_error_handler)
+
+
+def _takes_ws(handler: Any) -> bool:
+    # Falcon reads the same signature when the handler is called (falcon.util.misc).
+    return "ws" in inspect.signature(handler).parameters
+
+
+def _is_falcon_asgi_app(app: object) -> bool:
+    """A Falcon ASGI application, recognised without importing Falcon."""
+    return any(
+        cls.__name__ == "App" and cls.__module__ == "falcon.asgi.app" for cls in type(app).__mro__
+    )
 
 
 def _is_starlette_app(app: object) -> bool:

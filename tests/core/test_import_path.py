@@ -21,6 +21,8 @@ RUNTIME = (
     "gatewayerrors.flask",
     "gatewayerrors.django",
     "gatewayerrors.starlette",
+    "gatewayerrors.litestar",
+    "gatewayerrors.quart",
     "gatewayerrors.aiohttp",
 )
 TOOLING = (
@@ -65,6 +67,16 @@ def test_the_adapters_through_the_top_level_import_no_tooling() -> None:
     )
     assert {"gatewayerrors.asgi", "gatewayerrors.wsgi"} <= loaded
     assert sorted(name for name in loaded if is_tooling(name)) == []
+
+
+FRAMEWORKS = ("starlette", "fastapi", "flask", "django", "litestar", "quart", "falcon", "aiohttp")
+
+
+def test_the_package_and_its_middleware_import_no_framework() -> None:
+    # A framework is imported by its own helper module only (gatewayerrors.litestar, ...);
+    # the middleware recognises Starlette and Falcon apps by their class names.
+    loaded = loaded_modules("import gatewayerrors, gatewayerrors.asgi, gatewayerrors.wsgi")
+    assert sorted(name for name in loaded if name.partition(".")[0] in FRAMEWORKS) == []
 
 
 def test_no_store_costs_nothing_and_a_redis_url_imports_redis_only_when_used() -> None:

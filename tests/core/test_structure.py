@@ -117,6 +117,8 @@ def test_the_core_imports_no_adapter_or_framework() -> None:
         "gatewayerrors.flask",
         "gatewayerrors.django",
         "gatewayerrors.starlette",
+        "gatewayerrors.litestar",
+        "gatewayerrors.quart",
         "gatewayerrors.aiohttp",
     }
     for module, targets in graph.items():
@@ -221,6 +223,8 @@ PUBLIC = {
     },
     "gatewayerrors.testing": {"GARBAGE", "TRUNCATED", "FaultyUpstreams"},
     "gatewayerrors.starlette": {"install"},
+    "gatewayerrors.litestar": {"GatewayErrorsPlugin"},
+    "gatewayerrors.quart": {"install"},
     "gatewayerrors.aiohttp": {"GatewayErrors", "install", "middleware"},
     "gatewayerrors.flask": {"CONFIG_PREFIX", "GatewayErrors"},
     "gatewayerrors.otel": {"UPSTREAM_ATTRIBUTE", "OpenTelemetry"},
@@ -295,6 +299,8 @@ def test_a_misspelt_option_fails_mypy_through_the_top_level_import(tmp_path: Pat
         ("gatewayerrors.flask", "flask", "Flask"),
         ("gatewayerrors.starlette", "starlette", "Starlette"),
         ("gatewayerrors.django", "django", "Django"),
+        ("gatewayerrors.litestar", "litestar", "Litestar"),
+        ("gatewayerrors.quart", "quart", "Quart"),
         ("gatewayerrors.aiohttp", "aiohttp", "aiohttp"),
     ],
 )

@@ -131,6 +131,17 @@ FRAMEWORKS: dict[str, Framework] = {
     "asgi": Framework(
         "Any ASGI app", "asgi", "adapter_servers:build_asgi", "`GatewayErrorsMiddleware(app)`"
     ),
+    "litestar": Framework(
+        "Litestar", "asgi", "apps_litestar:build", "`GatewayErrorsPlugin()`", "litestar"
+    ),
+    "quart": Framework("Quart", "asgi", "apps_quart:build", "`install(app)`", "quart"),
+    "falcon-asgi": Framework(
+        "Falcon (ASGI)",
+        "asgi",
+        "apps_falcon_asgi:build",
+        "`GatewayErrorsMiddleware(app)`",
+        "falcon",
+    ),
     "wsgi": Framework(
         "Any WSGI app", "wsgi", "adapter_servers:build_wsgi", "`GatewayErrorsWSGIMiddleware(app)`"
     ),
