@@ -1,36 +1,16 @@
 """The servers behind the ``adapter`` fixture: one per adapter and test module (see
-tests/helpers/adapter_servers.py)."""
+tests/helpers/adapter_servers.py), each on its primary server of the matrix
+(tests/helpers/support_matrix.py; the contract suite runs the whole matrix)."""
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from adapter_servers import (
-    ADAPTERS,
-    BASE,
-    DJANGO_URLCONF,
-    Adapter,
-    ASGISwitch,
-    WSGISwitch,
-    asgi_app,
-    django_urlconf,
-    fault_urls,
-    flask_app,
-    switching,
-    wsgi_app,
-)
-from apps_aiohttp import AiohttpSwitch
-from apps_aiohttp import build as aiohttp_app
-from asgi_servers import serve
-from django_setup import configure_django
-from wsgi_servers import serve_wsgi
-
-from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
+from adapter_servers import ADAPTERS, Adapter, fault_urls
+from support_matrix import FRAMEWORKS, Combination, host, servers_of
 
 
 @pytest.fixture(scope="module")
@@ -38,74 +18,34 @@ def urls(upstreams: Any) -> dict[str, str]:
     return fault_urls(upstreams)
 
 
+def _primary(name: str, urls: dict[str, str]) -> Iterator[Adapter]:
+    with host(Combination(name, servers_of(FRAMEWORKS[name])[0], primary=True), urls) as found:
+        yield found
+
+
 @pytest.fixture(scope="module")
 def asgi_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    inner = asgi_app(urls)
-
-    def build(options: dict[str, Any]) -> Any:
-        return GatewayErrorsMiddleware(inner, **options)
-
-    switch = ASGISwitch(build(BASE))
-    with serve(switch) as server:
-        yield Adapter("asgi", server.url, switching(switch, build))
+    yield from _primary("asgi", urls)
 
 
 @pytest.fixture(scope="module")
 def wsgi_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    inner = wsgi_app(urls)
-
-    def build(options: dict[str, Any]) -> Any:
-        return GatewayErrorsWSGIMiddleware(inner, **options)
-
-    switch = WSGISwitch(build(BASE))
-    with serve_wsgi(switch) as url:
-        yield Adapter("wsgi", url, switching(switch, build))
+    yield from _primary("wsgi", urls)
 
 
 @pytest.fixture(scope="module")
 def flask_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    def build(options: dict[str, Any]) -> Any:
-        return flask_app(urls, options)
-
-    switch = WSGISwitch(build(BASE))
-    with serve_wsgi(switch) as url:
-        yield Adapter("flask", url, switching(switch, build))
+    yield from _primary("flask", urls)
 
 
 @pytest.fixture(scope="module")
 def django_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    # Django is configured once per process (django_setup); this module only points it at
-    # its own URLconf (override_settings) and sets GATEWAYERRORS per test, as Django apps do.
-    configure_django()
-    from django.core.wsgi import get_wsgi_application
-    from django.test import override_settings
-
-    sys.modules[DJANGO_URLCONF] = django_urlconf(urls)
-
-    def apply(options: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
-        override: contextlib.AbstractContextManager[None] = override_settings(GATEWAYERRORS=options)
-        return override
-
-    try:
-        with (
-            override_settings(ROOT_URLCONF=DJANGO_URLCONF, GATEWAYERRORS=BASE),
-            serve_wsgi(get_wsgi_application()) as url,
-        ):
-            yield Adapter("django", url, apply)
-    finally:
-        del sys.modules[DJANGO_URLCONF]
+    yield from _primary("django", urls)
 
 
 @pytest.fixture(scope="module")
 def aiohttp_adapter(urls: dict[str, str]) -> Iterator[Adapter]:
-    # aiohttp freezes an app when it starts serving: the switch swaps whole apps, each set up
-    # by its own AppRunner, behind one aiohttp server (tests/helpers/apps_aiohttp.py).
-    with AiohttpSwitch(aiohttp_app(urls, BASE)) as switch:
-
-        def apply(options: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
-            return switch.serving(aiohttp_app(urls, options))
-
-        yield Adapter("aiohttp", switch.url, apply)
+    yield from _primary("aiohttp", urls)
 
 
 @pytest.fixture(params=ADAPTERS)

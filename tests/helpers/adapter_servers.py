@@ -1,18 +1,21 @@
 """One small app per adapter, served on a real server, for the tests that run the same checks
 through every adapter (tests/adapters/conftest.py starts the servers).
 
-The app (``/ok``, ``/health``, ``/fault/<name>[/anything]``) runs under each adapter: the ASGI
-middleware under uvicorn; the WSGI middleware, the Flask extension and the Django middleware under
-waitress; the aiohttp middleware under aiohttp (its app: tests/helpers/apps_aiohttp.py). A fault
-view calls a real failing loopback upstream with requests (see :func:`fault_urls`).
-``Adapter.configure(**options)`` swaps in the adapter built with those options (Django:
-``override_settings(GATEWAYERRORS=...)``), so one server per adapter serves every test of a module.
+The app (``/ok``, ``/health``, ``/fault/<name>[/anything]``, ``/stream/<name>``) runs under each
+adapter (the builders here and in ``apps_<framework>.py``; the framework x server matrix is in
+support_matrix.py): the ASGI middleware under uvicorn; the WSGI middleware, the Flask extension
+and the Django middleware under waitress; the aiohttp middleware under aiohttp (its app:
+tests/helpers/apps_aiohttp.py). A fault view calls a real failing loopback upstream with requests
+(see :func:`fault_urls`). ``Adapter.configure(**options)`` swaps in the adapter built with those
+options (Django: ``override_settings(GATEWAYERRORS=...)``), so one server per adapter serves
+every test of a module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +24,9 @@ from typing import Any
 import flask
 import httpx
 import requests
+from django_setup import URLCONF, configure_django
 
+from gatewayerrors import GatewayErrorsMiddleware, GatewayErrorsWSGIMiddleware
 from gatewayerrors.flask import GatewayErrors
 
 ADAPTERS = ("asgi", "wsgi", "flask", "django", "aiohttp")
@@ -84,10 +89,34 @@ def call_upstream(urls: dict[str, str], name: str) -> None:
     raise AssertionError(f"{name} did not fail")
 
 
+def stream_name(path: str) -> str | None:
+    """``refused`` for ``/stream/refused``."""
+    if not path.startswith("/stream/"):
+        return None
+    return path[len("/stream/") :] or None
+
+
+STREAM_FIRST = b"first\n"
+"""What a ``/stream/<name>`` body sends before it calls the failing upstream."""
+
+
+def stream_body(urls: dict[str, str], name: str) -> Iterator[bytes]:
+    """A streamed body that fails after its first chunk went out: a failure the adapter can no
+    longer answer (the status and headers are on the wire)."""
+    yield STREAM_FIRST
+    call_upstream(urls, name)
+
+
 def asgi_app(urls: dict[str, str]) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
         path = scope["path"]
+        streamed = stream_name(path)
+        if streamed is not None:
+            start = {"type": "http.response.start", "status": 200}
+            await send({**start, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": STREAM_FIRST, "more_body": True})
+            await asyncio.to_thread(call_upstream, urls, streamed)
         name = fault_name(path)
         if name is not None:
             await asyncio.to_thread(call_upstream, urls, name)
@@ -102,6 +131,10 @@ def asgi_app(urls: dict[str, str]) -> Any:
 def wsgi_app(urls: dict[str, str]) -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ["PATH_INFO"]
+        streamed = stream_name(path)
+        if streamed is not None:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return stream_body(urls, streamed)  # type: ignore[return-value]
         name = fault_name(path)
         if name is not None:
             call_upstream(urls, name)
@@ -128,12 +161,16 @@ def flask_app(urls: dict[str, str], options: dict[str, Any]) -> flask.Flask:
         call_upstream(urls, name)
         return "unreachable"
 
+    @app.get("/stream/<name>")
+    def stream(name: str) -> flask.Response:
+        return flask.Response(stream_body(urls, name), mimetype="text/plain")
+
     GatewayErrors(app, **options)
     return app
 
 
 def django_urlconf(urls: dict[str, str]) -> types.ModuleType:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
     from django.urls import path, re_path
 
     def ok(request: HttpRequest) -> HttpResponse:
@@ -143,13 +180,48 @@ def django_urlconf(urls: dict[str, str]) -> types.ModuleType:
         call_upstream(urls, name)
         return HttpResponse("unreachable")
 
+    def stream(request: HttpRequest, name: str) -> StreamingHttpResponse:
+        return StreamingHttpResponse(stream_body(urls, name), content_type="text/plain")
+
     module = types.ModuleType(DJANGO_URLCONF)
     module.urlpatterns = [  # type: ignore[attr-defined]
         path("ok", ok),
         path("health", ok),
         re_path(r"^fault/(?P<name>[^/]+)(?:/.*)?$", fault),
+        path("stream/<str:name>", stream),
     ]
     return module
+
+
+# -- the builders of the shared interface: build(urls, options) -> the app a server serves ---
+
+
+def build_asgi(urls: dict[str, str], options: dict[str, Any]) -> Any:
+    """The raw ASGI app behind the generic ASGI middleware."""
+    return GatewayErrorsMiddleware(asgi_app(urls), **options)
+
+
+def build_wsgi(urls: dict[str, str], options: dict[str, Any]) -> Any:
+    """The raw WSGI app behind the generic WSGI middleware."""
+    return GatewayErrorsWSGIMiddleware(wsgi_app(urls), **options)
+
+
+def build_flask(urls: dict[str, str], options: dict[str, Any]) -> Any:
+    """The Flask app with the ``GatewayErrors`` extension."""
+    return flask_app(urls, options)
+
+
+def build_django(urls: dict[str, str], options: dict[str, Any]) -> Any:
+    """Django's WSGI handler, for a server process of its own: Django is configured once per
+    process, so this sets ``GATEWAYERRORS`` for good (in the test process the matrix hosts
+    Django with ``override_settings`` instead: support_matrix.django_hosted)."""
+    configure_django()
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+
+    sys.modules[URLCONF] = django_urlconf(urls)
+    settings.GATEWAYERRORS = options
+    return get_wsgi_application()
 
 
 # -- one server per adapter ------------------------------------------------------------------
