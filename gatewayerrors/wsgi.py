@@ -185,6 +185,12 @@ class GatewayErrorsWSGIMiddleware:
         if body_type is list or body_type is tuple:
             start.forward()  # cannot fail while iterated: the server gets the status now
             return body
+        if environ.get("SERVER_SOFTWARE") == "Granian":
+            # Granian reads the status when the app returns and ignores a start_response made
+            # while the body is iterated (PEP 3333 allows one): hand it over now; a failure in
+            # the body is then one after the start (logged, the connection aborted).
+            start.forward()
+            return _GuardedBody(body, self, environ, start, answerable=False)
         if body_type is GeneratorType:
             # A generator needs no close() before it starts: a generator guards it, at a third
             # of the cost of a class instance (measured, CPython 3.11).
@@ -311,8 +317,10 @@ def _guarded(
     environ: WSGIEnvironment,
     start: _HeldStart,
     close: Callable[[], object] | None = None,
+    answerable: bool = True,
 ) -> Iterator[bytes]:
-    """``body``'s chunks; a failure before the first non-empty one is answered instead."""
+    """``body``'s chunks; a failure before the first non-empty one is answered instead, unless
+    the server took the status already (``answerable`` False)."""
     try:
         chunks = iter(body)
         for chunk in chunks:
@@ -324,6 +332,9 @@ def _guarded(
             start.forward()  # an empty body still has a status
             return
     except Exception as exc:
+        if not answerable:
+            middleware._report_after_start(exc, environ)
+            raise
         answer = middleware._answer(exc, environ, start)
         if answer is None:
             raise
@@ -348,7 +359,7 @@ class _GuardedBody:
     even when the server never starts iterating.
     """
 
-    __slots__ = ("_body", "_environ", "_middleware", "_start")
+    __slots__ = ("_answerable", "_body", "_environ", "_middleware", "_start")
 
     def __init__(
         self,
@@ -356,14 +367,18 @@ class _GuardedBody:
         middleware: GatewayErrorsWSGIMiddleware,
         environ: WSGIEnvironment,
         start: _HeldStart,
+        answerable: bool = True,
     ) -> None:
         self._body = body
         self._middleware = middleware
         self._environ = environ
         self._start = start
+        self._answerable = answerable
 
     def __iter__(self) -> Iterator[bytes]:
-        return _guarded(self._body, self._middleware, self._environ, self._start)
+        return _guarded(
+            self._body, self._middleware, self._environ, self._start, None, self._answerable
+        )
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)

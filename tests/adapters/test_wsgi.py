@@ -430,6 +430,36 @@ def test_failures_after_the_start_are_logged_counted_and_reported(
         assert record.exc_info is not None
 
 
+def test_under_granian_the_status_goes_to_the_server_when_the_app_returns(upstreams: Any) -> None:
+    # Granian ignores a start_response made while the body is iterated (the contract matrix runs
+    # it for real; its WSGI threads are out of coverage's reach, hence this direct call). The
+    # status goes over when the app returns, so a body failing before its first byte can no
+    # longer be answered: it is a failure after the start, logged, counted and re-raised.
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Iterator[bytes]:
+            requests.get(upstreams.refused_url, timeout=2)
+            yield b"never"
+
+        return body()
+
+    middleware = GatewayErrorsWSGIMiddleware(app)
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    body = middleware({"SERVER_SOFTWARE": "Granian", "PATH_INFO": "/"}, start_response)
+    assert statuses == ["200 OK"]  # before the server iterates the body
+    with pytest.raises(requests.ConnectionError):
+        list(body)
+    getattr(body, "close", lambda: None)()
+    assert statuses == ["200 OK"]
+    assert middleware.failures_after_start == 1
+
+
 # -- environs that break PEP 3333 ------------------------------------------------------------
 
 MALFORMED_ENVIRONS = {

@@ -39,11 +39,9 @@ class Server:
     the server as a process of its own instead. ``keep_alive`` is False for a server that
     closes every connection by design (gunicorn's sync worker); ``closes_after_late_failure``
     False for one that leaves the connection open when the app fails after its response
-    started (the body stays truncated). ``ignores_late_start_response`` is True for a server
-    that reads the status and headers when the app returns and ignores a ``start_response``
-    made while the body is first iterated (PEP 3333 allows it; granian#845);
-    ``may_send_nothing_after_late_failure`` for one that may still hold the status and first
-    chunk when the body fails, and then closes the connection with nothing sent."""
+    started (the body stays truncated); ``may_send_nothing_after_late_failure`` for one that
+    may still hold the status and first chunk when the body fails, and then closes the
+    connection with nothing sent."""
 
     label: str
     kind: str
@@ -52,7 +50,6 @@ class Server:
     command: Callable[[str, int], list[str]] | None = None
     keep_alive: bool = True
     closes_after_late_failure: bool = True
-    ignores_late_start_response: bool = False
     may_send_nothing_after_late_failure: bool = False
     note: str = ""
 
@@ -64,9 +61,7 @@ class Framework:
 
     ``servers`` limits it to some servers (default: every server of its kind), ``excluded``
     says why a server of its kind is left out (shown in the table). ``hosted`` replaces
-    swapping the app in the test process (Django keeps its settings per process).
-    ``streams_a_generator`` (WSGI): its ``/stream/<name>`` body reaches the middleware as a
-    generator (Django's ``StreamingHttpResponse`` does not)."""
+    swapping the app in the test process (Django keeps its settings per process)."""
 
     label: str
     kind: str
@@ -76,7 +71,6 @@ class Framework:
     servers: tuple[str, ...] = ()
     excluded: dict[str, str] = field(default_factory=dict)
     hosted: Callable[..., contextlib.AbstractContextManager[Any]] | None = None
-    streams_a_generator: bool = True
 
 
 SERVERS: dict[str, Server] = {
@@ -112,16 +106,15 @@ SERVERS: dict[str, Server] = {
         "wsgi",
         "granian",
         command=hosting.granian_command,
-        ignores_late_start_response=True,
         may_send_nothing_after_late_failure=True,
         note=(
-            "ignores a `start_response` made while the body is first iterated"
-            " ([granian#845](https://github.com/emmett-framework/granian/issues/845), not planned);"
-            " the WSGI middleware hands the status and headers of a generator body to the server"
-            " with its first chunk, so a streamed (generator) response goes out as 200 without"
-            " its headers (the contract's streaming row is an expected failure there); when a"
-            " body fails right after its first chunk, granian may close the connection before"
-            " sending anything (seen now and then under load)"
+            "ignores a `start_response` made while the body is first iterated (PEP 3333 allows"
+            " one; [granian#845](https://github.com/emmett-framework/granian/issues/845)), so"
+            " under Granian the WSGI middleware hands the status and headers over when the app"
+            " returns: a failure inside a streamed body is then one after the response started"
+            " (logged, the connection aborted), where other servers still get the gateway error"
+            " if nothing was sent; when a body fails right after its first chunk, granian may"
+            " close the connection before sending anything (seen now and then under load)"
         ),
     ),
     "aiohttp": Server("aiohttp.web", "aiohttp", "aiohttp", thread=hosting.aiohttp_thread),
@@ -151,13 +144,6 @@ FRAMEWORKS: dict[str, Framework] = {
         "adapter_servers:build_flask",
         "`GatewayErrors(app)`",
         "flask",
-        excluded={
-            "granian-wsgi": (
-                "the extension calls `start_response` when the body is first iterated (PEP 3333"
-                " allows it) and Granian's WSGI interface ignores such a call: every response"
-                " goes out as 200 without its headers (emmett-framework/granian#845, wontfix)"
-            )
-        },
     ),
     "django": Framework(
         "Django",
@@ -166,7 +152,6 @@ FRAMEWORKS: dict[str, Framework] = {
         "`MIDDLEWARE`",
         "django",
         hosted=hosting.django_hosted,
-        streams_a_generator=False,
     ),
     "aiohttp": Framework(
         "aiohttp.web",
@@ -278,13 +263,12 @@ def _ranges() -> dict[str, str]:
 
 
 def cell(framework: Framework, server: str, tested: list[str]) -> str:
-    """The table's cell for ``framework`` on ``server``: ✓, ✓² (a known limit), excluded¹, —."""
+    """The table's cell for ``framework`` on ``server``: ✓, excluded¹ or —."""
     if server in framework.excluded:
         return "excluded¹"
     if server not in tested:
         return "—"
-    limited = SERVERS[server].ignores_late_start_response and framework.streams_a_generator
-    return "✓²" if limited and framework.kind == "wsgi" else "✓"
+    return "✓"
 
 
 def _table(kind: str, ranges: dict[str, str]) -> list[str]:
@@ -326,11 +310,6 @@ def render_markdown() -> str:
     ]
     if excluded:
         out += ["", "¹ Excluded:", "", *excluded]
-    out += [
-        "",
-        "² The whole contract passes except one check of the streaming row, an expected failure:"
-        " the streamed response goes out without its headers (see the server's note above).",
-    ]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
