@@ -739,3 +739,17 @@ class Translator:
                 await result
         except Exception:
             self._log_failure("on_error hook failed")
+
+
+def translates(translator: Translator, exc: BaseException) -> bool:
+    """Whether ``translator`` answers ``exc`` (an upstream failure, however deep in its chain).
+
+    For a framework's exception handler that hands upstream failures on to the middleware
+    (re-raises them) and leaves everything else to the framework. Never raises: a failing
+    classifier is logged and means "not ours", as in :meth:`Translator.translate`.
+    """
+    try:
+        return translator.classifier.classify(exc) is not None
+    except Exception:
+        translator._log_failure("classifier failed; treating as not mine")  # as translate() does
+        return False

@@ -7,9 +7,9 @@ Wrapping a Starlette or FastAPI application from outside gives the same answers 
 :func:`gatewayerrors.starlette.install`: the middleware installs itself inside the app (where
 Starlette's own error middleware cannot answer first) and passes everything through outside.
 Wrapping a Falcon ASGI app registers a handler for ``Exception`` in it that re-raises upstream
-failures out of Falcon, to the middleware (:func:`hand_on_from_falcon`). Litestar and Quart
-answer every exception inside the app: see :mod:`gatewayerrors.litestar` and
-:mod:`gatewayerrors.quart`.
+failures out of Falcon, to the middleware (the WSGI middleware does the same for a Falcon WSGI
+app). Litestar and Quart answer every exception inside the app: see
+:mod:`gatewayerrors.litestar` and :mod:`gatewayerrors.quart`.
 
 HTTP: an upstream failure raised by the app becomes the translated 502/503/504 response and is
 *not* re-raised, so the client's keep-alive connection survives. Anything else is re-raised
@@ -31,11 +31,11 @@ store's background refresher also starts on ``lifespan.startup`` and stops on
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
+from ._falcon import hand_on_from_falcon, is_falcon_app
 from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
 from ._translate import ErrorResponse, RequestInfo, Translator, websocket_close_code
@@ -168,10 +168,10 @@ class GatewayErrorsMiddleware:
             # re-raise) before a wrapper outside could answer: put the middleware inside the
             # app instead, where install() puts it, and pass everything through out here.
             install_inside(app, self.translator)
-        elif _is_falcon_asgi_app(app):
+        elif is_falcon_app(app, asgi=True):
             # Falcon answers every exception itself (its handler for Exception sends a 500):
             # ours, registered in its place, hands upstream failures on to this middleware.
-            hand_on_from_falcon(app, self.translator)
+            hand_on_from_falcon(app, self.translator, asgi=True)
         self._maintenance = self.translator.maintenance_check
         self._switch = self.translator.maintenance_switch
         self._request_id_name = self.translator.settings.request_id_header.lower()
@@ -339,54 +339,6 @@ def install_inside(app: Any, translator: Translator) -> None:
         raise RuntimeError("install() must be called before the application starts serving")
     # user_middleware runs outermost first; Starlette's add_middleware inserts at the front.
     app.user_middleware.append(Middleware(GatewayErrorsMiddleware, translator=translator))
-
-
-def translates(translator: Translator, exc: BaseException) -> bool:
-    """Whether ``translator`` answers ``exc`` (an upstream failure, however deep in its chain).
-
-    For a framework's exception handler that hands upstream failures on to the middleware
-    (re-raises them) and leaves everything else to the framework. Never raises: a failing
-    classifier is logged and means "not ours", as in :meth:`Translator.translate`.
-    """
-    try:
-        return translator.classifier.classify(exc) is not None
-    except Exception:
-        translator._log_failure("classifier failed; treating as not mine")  # as translate() does
-        return False
-
-
-def hand_on_from_falcon(app: Any, translator: Translator) -> None:
-    """Register, for ``Exception`` on a Falcon ASGI app, a handler that re-raises what
-    ``translator`` answers (Falcon then lets it out of the app: "handle errors outside of the
-    Falcon app") and passes everything else to the handler it replaces (Falcon's 500)."""
-    # Falcon keeps one handler per class and has no public getter: the one it installs for
-    # Exception (its 500) lives in _error_handlers since Falcon 3.
-    previous = getattr(app, "_error_handlers", {}).get(Exception)
-    takes_ws = previous is not None and _takes_ws(previous)
-
-    async def gatewayerrors_error_handler(
-        req: Any, resp: Any, ex: Exception, params: Any, ws: Any = None
-    ) -> None:
-        if previous is None or translates(translator, ex):
-            raise ex
-        if ws is not None and takes_ws:  # Falcon passes it only to a handler that takes it
-            await previous(req, resp, ex, params, ws=ws)
-        else:
-            await previous(req, resp, ex, params)
-
-    app.add_error_handler(Exception, gatewayerrors_error_handler)
-
-
-def _takes_ws(handler: Any) -> bool:
-    # Falcon reads the same signature when the handler is called (falcon.util.misc).
-    return "ws" in inspect.signature(handler).parameters
-
-
-def _is_falcon_asgi_app(app: object) -> bool:
-    """A Falcon ASGI application, recognised without importing Falcon."""
-    return any(
-        cls.__name__ == "App" and cls.__module__ == "falcon.asgi.app" for cls in type(app).__mro__
-    )
 
 
 def _is_starlette_app(app: object) -> bool:

@@ -39,8 +39,8 @@ from litestar.plugins import InitPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ._settings import Settings, SettingsOptions
-from ._translate import Translator
-from .asgi import GatewayErrorsMiddleware, Receive, Scope, Send, translates
+from ._translate import Translator, translates
+from .asgi import GatewayErrorsMiddleware, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from litestar import Request, Response

@@ -24,6 +24,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ._falcon import hand_on_from_falcon, is_falcon_app
 from ._render import reason_phrase
 from ._request_context import reset_request_id
 from ._settings import Settings, SettingsOptions
@@ -146,6 +147,10 @@ class GatewayErrorsWSGIMiddleware:
         translator = Translator.for_adapter(settings, translator, options)
         self.app = app
         self.translator = translator
+        if is_falcon_app(app, asgi=False):
+            # Falcon answers every exception itself (its handler for Exception sends a 500):
+            # ours, registered in its place, hands upstream failures on to this middleware.
+            hand_on_from_falcon(app, translator, asgi=False)
         self._maintenance_check = translator.maintenance_check
         self._request_id_key = request_id_key(translator.settings.request_id_header)
         self._forward_request_id = translator.settings.forward_request_id

@@ -16,7 +16,6 @@ import httpx
 import pytest
 import requests
 from adapter_servers import call_upstream
-from apps_falcon_wsgi import reraise
 from wsgi_servers import serve_wsgi
 
 from gatewayerrors import GatewayErrorsWSGIMiddleware
@@ -32,7 +31,7 @@ def urls(upstreams: Any) -> dict[str, str]:
     return {"refused": upstreams.refused_url, "unavailable": upstreams.status_url(503)}
 
 
-def falcon_app(urls: dict[str, str], *, reraising: bool) -> Any:
+def falcon_app(urls: dict[str, str], *, own_catch_all: bool = False) -> Any:
     class Fault:
         def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
             call_upstream(urls, name)
@@ -47,9 +46,14 @@ def falcon_app(urls: dict[str, str], *, reraising: bool) -> Any:
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = "served from the cache"
 
+    def catch_all(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+        resp.status = falcon.HTTP_500
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = f"our own 500: {type(ex).__name__}"
+
     app = falcon.App()
-    if reraising:
-        app.add_error_handler(Exception, reraise)
+    if own_catch_all:
+        app.add_error_handler(Exception, catch_all)  # registered before wrapping
     # The app's own answer for one class (what /fault/refused raises); /fault/unavailable
     # raises requests' HTTPError, not one of these.
     app.add_error_handler(requests.exceptions.ConnectionError, from_the_cache)
@@ -60,11 +64,13 @@ def falcon_app(urls: dict[str, str], *, reraising: bool) -> Any:
 
 @pytest.fixture(scope="module")
 def falcon_url(urls: dict[str, str]) -> Iterator[str]:
-    with serve_wsgi(falcon_app(urls, reraising=True)) as url:
+    with serve_wsgi(falcon_app(urls)) as url:
         yield url
 
 
-def test_falcon_reraising_gives_the_gateway_error(falcon_url: str, hx: httpx.Client) -> None:
+def test_falcon_upstream_failure_gives_the_gateway_error(falcon_url: str, hx: httpx.Client) -> None:
+    # No handler of the app's: the middleware's own, registered for Exception when it wrapped
+    # the Falcon app, lets the failure out of Falcon.
     response = hx.get(falcon_url + "/fault/unavailable", headers={"Accept": "application/json"})
     assert response.status_code == 503
     assert response.json()["code"] == "upstream_overloaded"
@@ -83,12 +89,22 @@ def test_falcon_keeps_its_http_errors(falcon_url: str, hx: httpx.Client) -> None
     assert "proxy-status" not in response.headers
 
 
-def test_without_reraise_falcon_answers_its_own_500(urls: dict[str, str], hx: httpx.Client) -> None:
-    with serve_wsgi(falcon_app(urls, reraising=False)) as url:
-        response = hx.get(url + "/fault/unavailable", headers={"Accept": "application/json"})
+def test_falcon_answers_a_bug_with_its_own_500(falcon_url: str, hx: httpx.Client) -> None:
+    response = hx.get(falcon_url + "/fault/bug", headers={"Accept": "application/json"})
     assert response.status_code == 500
-    assert response.json()["title"] == "500 Internal Server Error"
+    assert response.json()["title"] == "500 Internal Server Error"  # Falcon's, unchanged
     assert "proxy-status" not in response.headers
+
+
+def test_falcon_apps_catch_all_gets_what_we_do_not_translate(
+    urls: dict[str, str], hx: httpx.Client
+) -> None:
+    with serve_wsgi(falcon_app(urls, own_catch_all=True)) as url:
+        bug = hx.get(url + "/fault/bug", headers={"Accept": "application/json"})
+        failure = hx.get(url + "/fault/unavailable", headers={"Accept": "application/json"})
+    assert (bug.status_code, bug.text) == (500, "our own 500: ValueError")
+    assert failure.status_code == 503
+    assert failure.json()["code"] == "upstream_overloaded"
 
 
 # -- Pyramid ---------------------------------------------------------------------------------

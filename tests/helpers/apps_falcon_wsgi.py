@@ -1,15 +1,14 @@
 """The contract app on Falcon (WSGI), behind the generic WSGI middleware.
 
 Falcon 3+ answers every exception a responder raises with its own 500 (its default handler for
-``Exception``). An app that wants the gateway errors registers a handler for ``Exception`` that
-re-raises: Falcon then leaves the exception to "a higher level framework" (falcon/app.py), here
-the middleware around it. Its handlers for ``HTTPError`` and ``HTTPStatus`` stay Falcon's: a
-more specific class wins (docs/wsgi.md, "Falcon (WSGI)").
+``Exception``); the middleware, recognising a Falcon app, registers one in its place that
+re-raises upstream failures out of Falcon (docs/wsgi.md, "Falcon (WSGI)"). Its handlers for
+``HTTPError`` and ``HTTPStatus`` stay Falcon's: a more specific class wins.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import falcon
 from adapter_servers import call_upstream, stream_body
@@ -18,11 +17,6 @@ from gatewayerrors import GatewayErrorsWSGIMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
-
-
-def reraise(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> NoReturn:
-    """Falcon's error handler for ``Exception``: leave it to the middleware."""
-    raise ex
 
 
 def build(urls: dict[str, str], options: dict[str, Any]) -> Any:
@@ -49,7 +43,6 @@ def build(urls: dict[str, str], options: dict[str, Any]) -> Any:
             resp.stream = stream_body(urls, name)
 
     app = falcon.App()
-    app.add_error_handler(Exception, reraise)
     app.add_route("/ok", Hello())
     app.add_route("/health", Hello())
     app.add_route("/fault/{name}", Fault())
