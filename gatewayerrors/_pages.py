@@ -386,6 +386,22 @@ def _around(sentence: str) -> tuple[bytes, bytes]:
     return _words(before).encode(), _words(after).encode()
 
 
+def _reference_texts(
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> dict[str, tuple[str, str]]:
+    """Per code, the detail and hint an error value carries unless it was given its own: the
+    catalog's English or the plain (not per-language) override. An error carrying exactly these
+    is shown in the page's language instead."""
+    reference = {}
+    for code, kind in catalog.items():
+        plain = code_overrides(overrides, code)
+        reference[code] = (
+            clean_text(plain["detail"]) if "detail" in plain else kind.description,
+            clean_text(plain["hint"]) if "hint" in plain else kind.hint,
+        )
+    return reference
+
+
 def build_builtin_page(
     type_base: str,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -409,13 +425,7 @@ def build_builtin_page(
     }
     # The code's detail and hint as the error value carries them (the catalog's English, or
     # the plain overrides): such an error shows them in this language instead.
-    reference = {}
-    for code, kind in catalog.items():
-        plain = code_overrides(overrides, code)
-        reference[code] = (
-            clean_text(plain["detail"]) if "detail" in plain else kind.description,
-            clean_text(plain["hint"]) if "hint" in plain else kind.hint,
-        )
+    reference = _reference_texts(overrides)
     labels = {name: _words(text) for name, text in texts.labels.items()}
     assets = page_assets()
     page = assets.page.bind(
@@ -580,13 +590,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
         return render_builtin
 
     texts = {language: page_texts(language, overrides) for language in settings.page_languages}
-    reference = {}
-    for code, kind in catalog.items():
-        plain = code_overrides(overrides, code)
-        reference[code] = (
-            clean_text(plain["detail"]) if "detail" in plain else kind.description,
-            clean_text(plain["hint"]) if "hint" in plain else kind.hint,
-        )
+    reference = _reference_texts(overrides)
 
     def context_for(error: UpstreamFailure, request: RequestInfo, language: str) -> PageContext:
         found = texts[language]
