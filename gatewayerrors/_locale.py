@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -72,6 +73,9 @@ LABELS = {
 # %(duration)s is the countdown element ("30 seconds", ticking down).
 COUNTDOWN_AUTO = N_("This page will try again in %(duration)s.")
 COUNTDOWN_MANUAL = N_("You can try again in %(duration)s.")
+# Added to the maintenance detail when a shared maintenance window has an end (%(end)s is
+# "2026-12-24 03:00", UTC): the JSON/XML/text detail keeps the English, the page shows its own.
+WINDOW_END = N_("It is planned to end at %(end)s UTC.")
 SECONDS = N_plural("%(seconds)s second", "%(seconds)s seconds")
 MINUTES = N_("%(minutes)s min")
 MINUTES_SECONDS = N_("%(minutes)s min %(seconds)s s")
@@ -145,6 +149,8 @@ class PageTexts(NamedTuple):
     """``duration(seconds)``: "1 second", "45 seconds", "5 min", "2 min 30 s"."""
     script_messages: dict[str, str]
     """The script's messages, by the string literal page.js writes in English."""
+    window_end: str
+    """:data:`WINDOW_END` in this language."""
 
 
 def duration_formats(language: str) -> tuple[str, str, str, str]:
@@ -216,4 +222,30 @@ def _page_texts(language: str, overrides: Mapping[str, Mapping[str, Any]]) -> Pa
         gettext_(COUNTDOWN_MANUAL),
         duration,
         {literal: gettext_(message) for literal, message in SCRIPT_MESSAGES.items()},
+        gettext_(WINDOW_END),
     )
+
+
+_WINDOW_HEAD, _, _WINDOW_TAIL = WINDOW_END.partition("%(end)s")
+_WINDOW_END_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+
+def window_detail(detail: str, reference: str) -> str | None:
+    """The end time in ``detail`` when it is ``reference`` (the code's own detail) followed by
+    :data:`WINDOW_END`, as the translator writes it for a maintenance window; else None."""
+    head = f"{reference} {_WINDOW_HEAD}"
+    if not (detail.startswith(head) and detail.endswith(_WINDOW_TAIL)):
+        return None
+    end = detail[len(head) : len(detail) - len(_WINDOW_TAIL)]
+    return end if _WINDOW_END_TIME.fullmatch(end) else None
+
+
+def localized_detail(detail: str, reference: str, texts: PageTexts, code: str) -> str:
+    """``detail`` as the page shows it in ``texts``' language: the code's own detail (with a
+    window's end) translated, a detail given for one error as it is."""
+    if detail == reference:
+        return texts.details[code]
+    end = window_detail(detail, reference)
+    if end is None:
+        return detail
+    return f"{texts.details[code]} {texts.window_end % {'end': end}}"

@@ -36,6 +36,7 @@ from ._locale import (
     LABELS,
     code_overrides,
     duration_formats,
+    localized_detail,
     page_heading_message,
     page_texts,
     translations,
@@ -504,8 +505,7 @@ def build_builtin_page(
         known = reference.get(kind.code)
         if known is not None:
             # The code's own text (not a detail given for this one error): in this language.
-            if detail == known[0]:
-                detail = localized[kind.code][0]
+            detail = localized_detail(detail, known[0], texts, kind.code)
             if hint == known[1]:
                 hint = localized[kind.code][1]
         if method not in _SAFE_METHODS:
@@ -596,8 +596,7 @@ def build_html_renderer(settings: Settings) -> HtmlRenderer:
         found = texts[language]
         code = error.kind.code
         detail, hint = error.detail, error.hint
-        if detail == reference[code][0]:
-            detail = found.details[code]
+        detail = localized_detail(detail, reference[code][0], found, code)
         if hint == reference[code][1]:
             hint = found.hints[code]
         return _page_context(

@@ -28,7 +28,7 @@ from ._error import Evidence, UpstreamFailure
 from ._headers import clean_header_value, proxy_status, valid_request_id
 from ._integrations import overrides
 from ._languages import LanguageChooser
-from ._locale import code_overrides
+from ._locale import WINDOW_END, code_overrides
 from ._logstorm import LogStorm, failure_signature, log_level
 from ._maintenance import MaintenanceSwitch
 from ._maintenance_state import MaintenanceState
@@ -410,10 +410,8 @@ class Translator:
             retry_after = self.settings.maintenance_retry_after if left is None else left
         detail = state.message
         if detail is None and state.end is not None:
-            detail = (
-                f"{self._codes['maintenance'].detail} It is planned to end at "
-                f"{state.end:%Y-%m-%d %H:%M} UTC."
-            )
+            end = WINDOW_END % {"end": f"{state.end:%Y-%m-%d %H:%M}"}
+            detail = f"{self._codes['maintenance'].detail} {end}"
         return retry_after, detail
 
     def _exempt(self, path: str) -> bool:

@@ -87,6 +87,35 @@ def test_retry_after_is_the_time_left_in_the_window_and_the_page_says_when_it_en
     assert 'id="count" data-seconds="1' in html  # the countdown runs to the window's end
 
 
+@pytest.mark.parametrize(
+    ("accept_language", "sentence"),
+    [
+        ("de-AT,de;q=0.9", "Das Ende ist für {end} UTC geplant."),
+        ("ja", "終了予定は {end}（UTC）です。"),  # noqa: RUF001 (Japanese parentheses)
+        ("fr", "La fin est prévue le {end} UTC."),
+    ],
+)
+def test_the_window_end_is_said_in_the_pages_language(
+    translators: list[Translator], accept_language: str, sentence: str
+) -> None:
+    end = (now() + timedelta(minutes=20)).replace(microsecond=0)
+    translator = translator_for(translators, MemoryStore(MaintenanceState(end=end)))
+    when = f"{end:%Y-%m-%d %H:%M}"
+    request = RequestInfo("GET", "/", accept="text/html", accept_language=accept_language)
+    page = translator.maintenance_response(request)
+    assert page is not None
+    html = page.body.decode()
+    assert sentence.format(end=when) in html
+    # Once in English: in the problem details the page embeds, not in the words it shows.
+    assert html.count("It is planned to end at") == 1
+    # The problem details (JSON, and the copy embedded in the page) keep the English detail.
+    problem = translator.maintenance_response(
+        RequestInfo("GET", "/", accept="application/json", accept_language=accept_language)
+    )
+    assert problem is not None
+    assert json.loads(problem.body)["detail"].endswith(f"It is planned to end at {when} UTC.")
+
+
 def test_retry_after_is_bounded_by_max_retry_after(translators: list[Translator]) -> None:
     store = MemoryStore(MaintenanceState(end=now() + timedelta(hours=6)))
     found = answer(translator_for(translators, store, max_retry_after=3600))
