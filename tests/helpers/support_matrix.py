@@ -124,6 +124,12 @@ FRAMEWORKS: dict[str, Framework] = {
     "asgi": Framework(
         "Any ASGI app", "asgi", "adapter_servers:build_asgi", "`GatewayErrorsMiddleware(app)`"
     ),
+    "starlette": Framework(
+        "Starlette", "asgi", "apps_starlette:build", "`install(app)`", "starlette"
+    ),
+    "fastapi": Framework(
+        "FastAPI", "asgi", "apps_starlette:build_fastapi", "`install(app)`", "fastapi"
+    ),
     "litestar": Framework(
         "Litestar", "asgi", "apps_litestar:build", "`GatewayErrorsPlugin()`", "litestar"
     ),
