@@ -70,7 +70,7 @@ def install(
     handle_exception = app.handle_exception
 
     async def respond(error: Exception) -> Response | None:
-        native = request._get_current_object()  # type: ignore[attr-defined]
+        native = request._get_current_object()  # type: ignore[attr-defined, unused-ignore]  # typed from Quart 0.23
         info = request_info(cast("Scope", request.scope), request_id_header)._replace(native=native)
         response = translator.translate(error, info)
         if response is None:
